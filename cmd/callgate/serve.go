@@ -1,0 +1,157 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"strings"
+	"time"
+
+	"callgate/configs"
+	"callgate/media"
+	"callgate/pool"
+	"callgate/routing"
+	"callgate/sip"
+	"callgate/sip/demo"
+	"callgate/web"
+)
+
+// serveCmd loads the config and serves until ctx ends (SIGINT/SIGTERM), then shuts
+// down gracefully: no new calls, calls drained or hung up, store closed.
+func serveCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	path, code, ok := configFlag("serve", args, stderr)
+	if !ok {
+		return code
+	}
+	var cfg *configs.Config
+	var err error
+	if path == "" {
+		cfg, err = configs.Default()
+	} else {
+		cfg, err = configs.Load(path)
+	}
+	if err != nil {
+		fmt.Fprintln(stderr, err)
+		return 1
+	}
+	log := newLogger(cfg.Log, stderr)
+	if err := serve(ctx, cfg, log, stdout); err != nil {
+		log.Error("callgate stopped", "err", err)
+		return 1
+	}
+	return 0
+}
+
+func newLogger(c configs.Log, w io.Writer) *slog.Logger {
+	var level slog.Level
+	_ = level.UnmarshalText([]byte(c.Level))
+	opts := &slog.HandlerOptions{Level: level}
+	if strings.EqualFold(c.Format, "json") {
+		return slog.New(slog.NewJSONHandler(w, opts))
+	}
+	return slog.New(slog.NewTextHandler(w, opts))
+}
+
+// staticBindings turns the config's bindings into store rows.
+func staticBindings(cfg *configs.Config) []pool.Binding {
+	out := make([]pool.Binding, 0, len(cfg.Bindings))
+	for _, b := range cfg.Bindings {
+		out = append(out, pool.Binding{Tenant: b.Tenant, Mode: pool.Mode(b.Mode), Virtual: b.Virtual, B: b.B,
+			Trunk: b.Trunk, Static: true, Expiry: pool.ExpiryNever})
+	}
+	return out
+}
+
+// serve wires the parts together and runs them until ctx ends.
+func serve(ctx context.Context, cfg *configs.Config, log *slog.Logger, stdout io.Writer) error {
+	store, err := pool.OpenSQLite(ctx, cfg.Storage.SQLite.Path, pool.WithLogger(log))
+	if err != nil {
+		return fmt.Errorf("open store: %w", err)
+	}
+	defer store.Close()
+	if err := store.SyncStaticBindings(ctx, staticBindings(cfg)); err != nil {
+		return fmt.Errorf("load bindings: %w", err)
+	}
+
+	if cfg.Demo.Carrier != "" {
+		carrier := &demo.Carrier{RingFor: time.Second, Log: log.With("component", "demo-carrier")}
+		if err := carrier.Start(cfg.Demo.Carrier); err != nil {
+			return err
+		}
+		defer carrier.Close()
+		log.Info("demo carrier answering and echoing", "addr", carrier.Addr())
+	}
+
+	ports, err := media.NewPorts(cfg.Media.PortMin, cfg.Media.PortMax, 2*time.Second)
+	if err != nil {
+		return fmt.Errorf("media ports: %w", err)
+	}
+	set, err := sip.SettingsFrom(cfg)
+	if err != nil {
+		return err
+	}
+	edge, err := sip.New(set, cfg.Trunks, routing.NewInbound(store, nil), store, ports, sip.WithLogger(log))
+	if err != nil {
+		return err
+	}
+	if err := edge.Start(ctx); err != nil {
+		return err
+	}
+	defer edge.Close()
+
+	public := web.NewPublic(map[string]web.Check{
+		"store": func(ctx context.Context) error {
+			_, err := store.Calls(ctx, pool.CallFilter{Limit: 1})
+			return err
+		},
+	})
+	var servers []*http.Server
+	errc := make(chan error, 2)
+	for _, l := range []struct {
+		name, addr string
+		h          http.Handler
+	}{
+		{"public", cfg.Listen.PublicHTTP, public},
+		{"internal", cfg.Listen.InternalHTTP, http.NotFoundHandler()},
+	} {
+		if l.addr == "" {
+			continue
+		}
+		ln, err := net.Listen("tcp", l.addr)
+		if err != nil {
+			return fmt.Errorf("%s HTTP listener: %w", l.name, err)
+		}
+		srv := &http.Server{Handler: l.h, ReadHeaderTimeout: 10 * time.Second}
+		servers = append(servers, srv)
+		go func() {
+			if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+				errc <- fmt.Errorf("%s HTTP: %w", l.name, err)
+			}
+		}()
+		if l.name == "public" {
+			fmt.Fprintf(stdout, "callgate %s serving: page at http://%s/  SIP on udp %s tcp %s\n",
+				version, ln.Addr(), edge.Addr("udp"), edge.Addr("tcp"))
+		}
+	}
+
+	var runErr error
+	select {
+	case <-ctx.Done():
+		log.Info("shutting down: no new calls, draining calls in progress")
+	case runErr = <-errc:
+	}
+	shutCtx, cancel := context.WithTimeout(context.Background(), cfg.SIP.ShutdownGrace.Std()+10*time.Second)
+	defer cancel()
+	if err := edge.Shutdown(shutCtx); err != nil {
+		log.Warn("SIP shutdown", "err", err)
+	}
+	for _, srv := range servers {
+		_ = srv.Shutdown(shutCtx)
+	}
+	log.Info("stopped")
+	return runErr
+}

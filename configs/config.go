@@ -1,0 +1,197 @@
+// Package configs holds callgate's configuration schema, its strict YAML loading with
+// file:line errors, the defaults, and validation. The example configs live beside it.
+package configs
+
+import "time"
+
+// Config is the whole callgate configuration after loading, defaulting and validation.
+type Config struct {
+	// Listen holds the bind addresses of the three listeners.
+	Listen Listen `yaml:"listen"`
+	// SIP holds user-agent wide SIP settings.
+	SIP SIP `yaml:"sip"`
+	// Media holds the RTP port range and the address written into SDP.
+	Media Media `yaml:"media"`
+	// Storage selects and configures the store.
+	Storage Storage `yaml:"storage"`
+	// Log configures structured logging.
+	Log Log `yaml:"log"`
+	// TrunkFiles lists glob patterns, relative to the main file, of extra files holding
+	// trunks (each such file has a top-level `trunks:` list only).
+	TrunkFiles []string `yaml:"trunk_files"`
+	// Tenants are the companies served by this deployment.
+	Tenants []Tenant `yaml:"tenants"`
+	// Trunks are the carrier SIP trunks (from the main file and TrunkFiles).
+	Trunks []Trunk `yaml:"trunks"`
+	// Pools are groups of numbers of one supplier, type and region.
+	Pools []Pool `yaml:"pools"`
+	// Bindings are static virtual-number bindings defined in config.
+	Bindings []Binding `yaml:"bindings"`
+	// Demo runs a demo carrier on loopback (used by the built-in default config).
+	Demo Demo `yaml:"demo"`
+
+	// Files lists every file the config was read from, main file first.
+	Files []string `yaml:"-"`
+}
+
+// Listen holds the bind addresses of callgate's listeners. An empty address turns that
+// listener off.
+type Listen struct {
+	SIPUDP       string `yaml:"sip_udp"`       // default 127.0.0.1:5060
+	SIPTCP       string `yaml:"sip_tcp"`       // default 127.0.0.1:5060
+	PublicHTTP   string `yaml:"public_http"`   // default 127.0.0.1:8080
+	InternalHTTP string `yaml:"internal_http"` // default 127.0.0.1:8081
+}
+
+// SIP holds user-agent wide SIP settings.
+type SIP struct {
+	// PublicAddress is the host written into Via/Contact; default: the SIP listener's host.
+	PublicAddress string `yaml:"public_address"`
+	// UserAgent is the User-Agent header value; default "callgate".
+	UserAgent string `yaml:"user_agent"`
+	// RingTimeout bounds how long an outbound leg may ring; default 60s.
+	RingTimeout Duration `yaml:"ring_timeout"`
+	// MaxCallDuration hangs up answered calls after this long; default 4h; negative: off.
+	MaxCallDuration Duration `yaml:"max_call_duration"`
+	// ShutdownGrace is how long a graceful shutdown lets calls drain before hanging
+	// them up; default 10s.
+	ShutdownGrace Duration `yaml:"shutdown_grace"`
+	// NoRoute is the SIP status answered when an inbound call matches no binding;
+	// default 404.
+	NoRouteStatus int `yaml:"no_route_status"`
+}
+
+// Media holds RTP settings.
+type Media struct {
+	// PortMin and PortMax bound the even RTP ports callgate allocates; default 20000-29999.
+	PortMin int `yaml:"port_min"`
+	PortMax int `yaml:"port_max"`
+	// BindAddress is the local IP RTP sockets bind to; default 127.0.0.1.
+	BindAddress string `yaml:"bind_address"`
+	// PublicAddress is the IP written into SDP c= lines; default BindAddress.
+	PublicAddress string `yaml:"public_address"`
+	// RTPTimeout hangs up an answered call when no RTP arrives for this long; default
+	// 60s; negative: off.
+	RTPTimeout Duration `yaml:"rtp_timeout"`
+}
+
+// Storage selects the store. Exactly one of its members is set; default SQLite at
+// ./callgate.db.
+type Storage struct {
+	SQLite *SQLite `yaml:"sqlite"`
+}
+
+// SQLite configures the embedded store.
+type SQLite struct {
+	// Path of the database file; default "callgate.db" (relative to the working dir).
+	Path string `yaml:"path"`
+}
+
+// Log configures structured logging.
+type Log struct {
+	Level  string `yaml:"level"`  // debug|info|warn|error; default info
+	Format string `yaml:"format"` // text|json; default text
+}
+
+// Tenant is one customer company.
+type Tenant struct {
+	Name string `yaml:"name"`
+	// TimeZone is an IANA zone used for calendar-day windows; default UTC.
+	TimeZone string `yaml:"time_zone"`
+	// Seats is the number of agents that may be logged in at once; default 10.
+	Seats int `yaml:"seats"`
+
+	Pos Pos `yaml:"-"`
+}
+
+// Trunk is a carrier SIP trunk: where calls go out and come in from.
+type Trunk struct {
+	Name      string `yaml:"name"`
+	Supplier  string `yaml:"supplier"`
+	Host      string `yaml:"host"`
+	Port      int    `yaml:"port"`      // default 5060 (5061 for tls)
+	Transport string `yaml:"transport"` // udp|tcp|tls; default udp
+	// Domain is the host part of Request-URI/To/From; default Host.
+	Domain string `yaml:"domain"`
+	// Auth holds digest credentials used when the trunk challenges us (and to register).
+	Auth *TrunkAuth `yaml:"auth"`
+	// Register, when set, makes callgate REGISTER to the trunk.
+	Register *Register `yaml:"register"`
+	// InboundCIDRs are the source networks calls from this trunk come from; default:
+	// Host's address /32 (or /128) if Host is an IP.
+	InboundCIDRs []string `yaml:"inbound_cidrs"`
+	// Codecs allowed on this trunk, in preference order; default [PCMU, PCMA].
+	Codecs []string `yaml:"codecs"`
+	// MaxConcurrentCalls limits live calls on the trunk; 0: default 100; negative: off.
+	MaxConcurrentCalls int `yaml:"max_concurrent_calls"`
+	// MaxCallsPerSecond limits new outbound calls per second; 0: default 10; negative: off.
+	MaxCallsPerSecond float64 `yaml:"max_calls_per_second"`
+
+	// File and Pos say where the trunk was defined.
+	Pos Pos `yaml:"-"`
+}
+
+// TrunkAuth holds digest credentials. The secret comes from exactly one of
+// PasswordEnv (an environment variable name) or PasswordFile (a path); it is never
+// written in the YAML itself.
+type TrunkAuth struct {
+	Username     string `yaml:"username"`
+	PasswordEnv  string `yaml:"password_env"`
+	PasswordFile string `yaml:"password_file"`
+	// Password is resolved at load time from PasswordEnv or PasswordFile.
+	Password string `yaml:"-"`
+}
+
+// Register configures outbound registration to a trunk.
+type Register struct {
+	// Expires requested in REGISTER; default 300s.
+	Expires Duration `yaml:"expires"`
+	// User is the AOR user part; default Auth.Username.
+	User string `yaml:"user"`
+}
+
+// Pool is a group of numbers of one supplier, type and region.
+type Pool struct {
+	Name     string `yaml:"name"`
+	Supplier string `yaml:"supplier"`
+	// Type is virtual|fixed|certified|mobile.
+	Type   string `yaml:"type"`
+	Region string `yaml:"region"`
+	Tenant string `yaml:"tenant"`
+	// Trunks carry calls placed from this pool's numbers, in order.
+	Trunks  []string `yaml:"trunks"`
+	Numbers []string `yaml:"numbers"` // E.164 with leading +
+
+	Pos Pos `yaml:"-"`
+}
+
+// Binding is a static virtual-number binding. For now only mode AXN is allowed:
+// any caller dialling Virtual reaches B.
+type Binding struct {
+	Tenant  string `yaml:"tenant"`
+	Mode    string `yaml:"mode"` // AXN
+	Virtual string `yaml:"virtual"`
+	B       string `yaml:"b"`
+	// Trunk carries the B-leg; default: the first trunk of the pool holding Virtual.
+	Trunk string `yaml:"trunk"`
+
+	Pos Pos `yaml:"-"`
+}
+
+// Demo configures the built-in demo carrier: a SIP user agent on loopback that answers
+// every call and echoes its audio, so a fresh install has something to call.
+type Demo struct {
+	Carrier string `yaml:"carrier"` // listen address, e.g. 127.0.0.1:5070; empty: off
+}
+
+// Pos is where an item was defined: file and line.
+type Pos struct {
+	File string
+	Line int
+}
+
+// Duration is a time.Duration written in YAML as "30s", "5m", "2h".
+type Duration time.Duration
+
+// Std returns d as a time.Duration.
+func (d Duration) Std() time.Duration { return time.Duration(d) }

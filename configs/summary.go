@@ -1,0 +1,98 @@
+package configs
+
+import (
+	"fmt"
+	"net"
+	"strconv"
+	"strings"
+	"text/tabwriter"
+)
+
+// summaryMaxRows bounds how many trunks, pools or bindings Summary lists one by one.
+const summaryMaxRows = 20
+
+// Summary describes a loaded config in a few lines for `callgate check`: the files
+// read, the listeners, and the counts and names of tenants, trunks (address, transport,
+// registration), pools (type, number count), numbers and bindings.
+func Summary(c *Config) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "files: %s\n", strings.Join(c.Files, ", "))
+
+	l := c.Listen
+	fmt.Fprintf(&b, "listeners: sip/udp %s, sip/tcp %s, public http %s, internal http %s\n",
+		orOff(l.SIPUDP), orOff(l.SIPTCP), orOff(l.PublicHTTP), orOff(l.InternalHTTP))
+	if c.SIP.PublicAddress != "" {
+		fmt.Fprintf(&b, "sip: public address %s\n", c.SIP.PublicAddress)
+	}
+	fmt.Fprintf(&b, "media: %s ports %d-%d, SDP address %s\n",
+		c.Media.BindAddress, c.Media.PortMin, c.Media.PortMax, c.Media.PublicAddress)
+	if c.Storage.SQLite != nil {
+		fmt.Fprintf(&b, "storage: sqlite %s\n", c.Storage.SQLite.Path)
+	}
+	if c.Demo.Carrier != "" {
+		fmt.Fprintf(&b, "demo carrier: %s\n", c.Demo.Carrier)
+	}
+
+	tenants := make([]string, len(c.Tenants))
+	for i, t := range c.Tenants {
+		tenants[i] = fmt.Sprintf("%s (%d seats, %s)", t.Name, t.Seats, t.TimeZone)
+	}
+	fmt.Fprintf(&b, "tenants: %d", len(tenants))
+	if len(tenants) > 0 {
+		fmt.Fprintf(&b, " — %s", strings.Join(tenants, ", "))
+	}
+	b.WriteByte('\n')
+
+	fmt.Fprintf(&b, "trunks: %d\n", len(c.Trunks))
+	table(&b, len(c.Trunks), func(i int) string {
+		t := c.Trunks[i]
+		reg := "no"
+		if t.Register != nil {
+			reg = "yes"
+		}
+		return fmt.Sprintf("%s\t%s/%s\tregister: %s", t.Name, net.JoinHostPort(t.Host, strconv.Itoa(t.Port)), t.Transport, reg)
+	})
+
+	numbers := 0
+	fmt.Fprintf(&b, "pools: %d\n", len(c.Pools))
+	for _, p := range c.Pools {
+		numbers += len(p.Numbers)
+	}
+	table(&b, len(c.Pools), func(i int) string {
+		p := c.Pools[i]
+		owner := "shared"
+		if p.Tenant != "" {
+			owner = "tenant " + p.Tenant
+		}
+		return fmt.Sprintf("%s\t%s\t%d numbers\t%s\ttrunks: %s", p.Name, p.Type, len(p.Numbers), owner, strings.Join(p.Trunks, ", "))
+	})
+	fmt.Fprintf(&b, "numbers: %d\n", numbers)
+
+	fmt.Fprintf(&b, "bindings: %d\n", len(c.Bindings))
+	table(&b, len(c.Bindings), func(i int) string {
+		bd := c.Bindings[i]
+		return fmt.Sprintf("%s %s -> %s\ttenant %s\ttrunk %s", bd.Mode, bd.Virtual, bd.B, bd.Tenant, bd.Trunk)
+	})
+	return b.String()
+}
+
+// table writes up to summaryMaxRows rows, indented, with tab-separated columns
+// aligned, and says how many more there are.
+func table(b *strings.Builder, n int, row func(i int) string) {
+	tw := tabwriter.NewWriter(b, 0, 4, 2, ' ', 0)
+	for i := range min(n, summaryMaxRows) {
+		fmt.Fprintf(tw, "  %s\n", row(i))
+	}
+	_ = tw.Flush() // writes to a strings.Builder cannot fail
+	if n > summaryMaxRows {
+		fmt.Fprintf(b, "  … and %d more\n", n-summaryMaxRows)
+	}
+}
+
+// orOff returns addr, or "off" for a listener turned off.
+func orOff(addr string) string {
+	if addr == "" {
+		return "off"
+	}
+	return addr
+}

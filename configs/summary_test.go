@@ -1,0 +1,48 @@
+package configs
+
+import (
+	"strings"
+	"testing"
+)
+
+func TestSummary(t *testing.T) {
+	t.Setenv("CALLGATE_CARRIER_A_PASSWORD", "s3cret")
+	cfg, err := Load("callgate.example.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := Summary(cfg)
+	for _, want := range []string{
+		"files: callgate.example.yaml, trunks/carrier-a.yaml\n",
+		"listeners: sip/udp 10.20.0.5:5060, sip/tcp 10.20.0.5:5060, public http 0.0.0.0:8443, internal http 10.20.0.5:8081\n",
+		"tenants: 2 — acme (50 seats, Asia/Shanghai), globex (20 seats, Asia/Shanghai)\n",
+		"trunks: 2\n",
+		"carrier-b  198.51.100.20:5060/udp",
+		"carrier-a  sip.carrier-a.example.net:5061/tls  register: yes",
+		"pools: 2\n",
+		"acme-sz-virtual  virtual  3 numbers  tenant acme",
+		"numbers: 5\n",
+		"bindings: 2\n",
+		"AXN +8675561000001 -> +8613912345678",
+	} {
+		if !strings.Contains(s, want) {
+			t.Errorf("summary lacks %q:\n%s", want, s)
+		}
+	}
+	if strings.Contains(s, "s3cret") {
+		t.Error("summary shows a password")
+	}
+}
+
+func TestSummaryDefault(t *testing.T) {
+	cfg, err := Default()
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := Summary(cfg)
+	for _, want := range []string{"files: (built-in default)\n", "demo carrier: 127.0.0.1:5070\n", "register: no", "numbers: 2\n", "bindings: 1\n"} {
+		if !strings.Contains(s, want) {
+			t.Errorf("summary lacks %q:\n%s", want, s)
+		}
+	}
+}

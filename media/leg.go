@@ -1,0 +1,378 @@
+package media
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"net"
+	"net/netip"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+)
+
+// Leg is one RTP endpoint toward a SIP peer: a UDP socket on a port taken
+// from Ports, the peer's address, and counters.
+//
+// A leg does symmetric RTP (RFC 4961 style latching): it sends to the
+// address set with SetRemote until the first valid RTP packet arrives, and
+// from then on to the source address of the most recent valid RTP packet. If
+// packets start arriving from a new address (a re-INVITE, a NAT rebinding)
+// the leg follows them at once and logs the change (at most once a second).
+//
+// A leg reads and counts only valid RTP: datagrams shorter than 12 bytes,
+// of a version other than 2, with an inconsistent header, or with an RTCP
+// packet type (RFC 5761 demultiplexing: second byte 192-223) are dropped and
+// counted, and never move the latch.
+//
+// One goroutine at a time may call ReadRTP (a Bridge is that goroutine while
+// it runs); WriteRTP, SetRemote, Stats and Close are safe for concurrent use.
+type Leg struct {
+	conn  *net.UDPConn
+	ports *Ports
+	port  int
+	local netip.AddrPort
+	ssrc  uint32
+	log   *slog.Logger
+	clock Clock
+
+	remote  atomic.Pointer[netip.AddrPort] // send address; nil until known
+	latched atomic.Bool                    // remote came from a received packet
+	bridged atomic.Bool
+
+	closeOnce sync.Once
+	closeErr  error
+
+	packetsIn, bytesIn   atomic.Uint64
+	packetsOut, bytesOut atomic.Uint64
+	dropped, sendErrors  atomic.Uint64
+	noRemote, relatches  atomic.Uint64
+	lastReceived         atomic.Int64 // unix nanoseconds, 0 = never
+	lastLatchLog         atomic.Int64 // unix nanoseconds
+}
+
+// LegStats is a snapshot of a leg's counters.
+type LegStats struct {
+	PacketsIn, BytesIn   uint64 // valid RTP received
+	PacketsOut, BytesOut uint64 // RTP sent
+	// PacketsDropped counts received datagrams that were not valid RTP.
+	PacketsDropped uint64
+	// NoRemote counts packets not sent because no remote address was known.
+	NoRemote uint64
+	// SendErrors counts failed sends.
+	SendErrors uint64
+	// Relatches counts moves of the send address to a new source after the
+	// first latch.
+	Relatches uint64
+	// LastReceived is when the last valid RTP packet arrived; zero if none
+	// has. Compare it with the clock to detect a dead peer (RTP timeout).
+	LastReceived time.Time
+}
+
+// LegOption configures NewLeg.
+type LegOption func(*legConfig) error
+
+type legConfig struct {
+	log       *slog.Logger
+	clock     Clock
+	ssrc      uint32
+	haveSSRC  bool
+	rcvBuf    int
+	sndBuf    int
+	bindTries int
+}
+
+// WithLogger sets the logger a leg reports latching on. The default discards.
+func WithLogger(l *slog.Logger) LegOption {
+	return func(c *legConfig) error {
+		if l == nil {
+			return errors.New("media: nil logger")
+		}
+		c.log = l
+		return nil
+	}
+}
+
+// WithClock sets the clock a leg stamps received packets with.
+func WithClock(k Clock) LegOption {
+	return func(c *legConfig) error {
+		if k == nil {
+			return errors.New("media: nil clock")
+		}
+		c.clock = k
+		return nil
+	}
+}
+
+// WithSSRC sets the leg's own SSRC, the one a Bridge writes on packets sent
+// through this leg. The default is random.
+func WithSSRC(ssrc uint32) LegOption {
+	return func(c *legConfig) error {
+		c.ssrc, c.haveSSRC = ssrc, true
+		return nil
+	}
+}
+
+// WithSocketBuffers sets the socket's receive and send buffer sizes in
+// bytes; zero keeps the system default.
+func WithSocketBuffers(receive, send int) LegOption {
+	return func(c *legConfig) error {
+		if receive < 0 || send < 0 {
+			return errors.New("media: negative socket buffer size")
+		}
+		c.rcvBuf, c.sndBuf = receive, send
+		return nil
+	}
+}
+
+// WithBindAttempts sets how many ports NewLeg tries when the ones it acquires
+// are held by another program. The default is 8.
+func WithBindAttempts(n int) LegOption {
+	return func(c *legConfig) error {
+		if n < 1 {
+			return errors.New("media: bind attempts must be at least 1")
+		}
+		c.bindTries = n
+		return nil
+	}
+}
+
+// NewLeg acquires a port from ports and opens a UDP socket on bindIP:port.
+// If another program holds the port, the port goes back to ports (to cool
+// down) and NewLeg tries the next one, up to WithBindAttempts times. It
+// returns ErrNoPorts when ports is exhausted.
+//
+// If bindIP is unspecified (0.0.0.0 or ::), LocalAddr reports it as such:
+// the address to advertise in SDP is the caller's to choose.
+func NewLeg(ports *Ports, bindIP netip.Addr, opts ...LegOption) (*Leg, error) {
+	if ports == nil || !bindIP.IsValid() {
+		return nil, errors.New("media: NewLeg needs ports and a bind address")
+	}
+	cfg := legConfig{
+		log:       slog.New(slog.DiscardHandler),
+		clock:     SystemClock(),
+		bindTries: 8,
+	}
+	for _, o := range opts {
+		if err := o(&cfg); err != nil {
+			return nil, err
+		}
+	}
+	if !cfg.haveSSRC {
+		cfg.ssrc = rand.Uint32()
+	}
+	network := "udp"
+	if bindIP.Unmap().Is4() {
+		network, bindIP = "udp4", bindIP.Unmap()
+	}
+	var lastErr error
+	for range cfg.bindTries {
+		port, err := ports.Acquire()
+		if err != nil {
+			if lastErr != nil {
+				return nil, fmt.Errorf("%w (after: %w)", err, lastErr)
+			}
+			return nil, err
+		}
+		conn, err := net.ListenUDP(network, net.UDPAddrFromAddrPort(netip.AddrPortFrom(bindIP, uint16(port))))
+		if err != nil {
+			ports.Release(port)
+			if !errors.Is(err, syscall.EADDRINUSE) {
+				return nil, fmt.Errorf("media: open rtp socket: %w", err)
+			}
+			lastErr = err
+			continue
+		}
+		if err := setBuffers(conn, cfg.rcvBuf, cfg.sndBuf); err != nil {
+			conn.Close()
+			ports.Release(port)
+			return nil, err
+		}
+		return &Leg{
+			conn:  conn,
+			ports: ports,
+			port:  port,
+			local: conn.LocalAddr().(*net.UDPAddr).AddrPort(),
+			ssrc:  cfg.ssrc,
+			log:   cfg.log,
+			clock: cfg.clock,
+		}, nil
+	}
+	return nil, fmt.Errorf("media: %d rtp ports held by other programs: %w", cfg.bindTries, lastErr)
+}
+
+func setBuffers(c *net.UDPConn, rcv, snd int) error {
+	if rcv > 0 {
+		if err := c.SetReadBuffer(rcv); err != nil {
+			return fmt.Errorf("media: set receive buffer: %w", err)
+		}
+	}
+	if snd > 0 {
+		if err := c.SetWriteBuffer(snd); err != nil {
+			return fmt.Errorf("media: set send buffer: %w", err)
+		}
+	}
+	return nil
+}
+
+// LocalAddr returns the address the leg's socket is bound to.
+func (l *Leg) LocalAddr() netip.AddrPort { return l.local }
+
+// SSRC returns the leg's own synchronisation source: packets a Bridge sends
+// through this leg carry it.
+func (l *Leg) SSRC() uint32 { return l.ssrc }
+
+// SetRemote sets the address to send to, normally the c= address and m=
+// port of the peer's SDP, and clears the latch: the leg sends to addr until
+// the next valid RTP packet arrives, then latches to that packet's source. An
+// invalid or unspecified address (c=0.0.0.0, port 0) makes the leg send
+// nowhere until a packet arrives.
+func (l *Leg) SetRemote(addr netip.AddrPort) {
+	addr = netip.AddrPortFrom(addr.Addr().Unmap(), addr.Port())
+	l.latched.Store(false)
+	if !addr.IsValid() || addr.Addr().IsUnspecified() || addr.Port() == 0 {
+		l.remote.Store(nil)
+		return
+	}
+	l.remote.Store(&addr)
+}
+
+// Remote returns the address the leg sends to now, and whether it was
+// latched from a received packet (rather than set by SetRemote). It is the
+// zero AddrPort if no address is known.
+func (l *Leg) Remote() (addr netip.AddrPort, latched bool) {
+	if p := l.remote.Load(); p != nil {
+		addr = *p
+	}
+	return addr, l.latched.Load()
+}
+
+// Stats returns a snapshot of the leg's counters. It is safe to call while
+// packets flow.
+func (l *Leg) Stats() LegStats {
+	s := LegStats{
+		PacketsIn:      l.packetsIn.Load(),
+		BytesIn:        l.bytesIn.Load(),
+		PacketsOut:     l.packetsOut.Load(),
+		BytesOut:       l.bytesOut.Load(),
+		PacketsDropped: l.dropped.Load(),
+		NoRemote:       l.noRemote.Load(),
+		SendErrors:     l.sendErrors.Load(),
+		Relatches:      l.relatches.Load(),
+	}
+	if ns := l.lastReceived.Load(); ns != 0 {
+		s.LastReceived = time.Unix(0, ns)
+	}
+	return s
+}
+
+// ReadRTP reads the next valid RTP packet into b, parses its header into h
+// and returns the packet length and payload offset (see Header.Unmarshal).
+// Datagrams that are not valid RTP are counted and skipped. A datagram that
+// fills b entirely may have been truncated and is dropped too, so b should
+// have room for the largest packet expected plus one byte (a Bridge uses
+// 2048). It returns the socket's error when the leg is closed (net.ErrClosed)
+// or a read deadline passes.
+func (l *Leg) ReadRTP(b []byte, h *Header) (n, payloadOffset int, err error) {
+	n, payloadOffset, _, err = l.readRTP(b, h)
+	return n, payloadOffset, err
+}
+
+// readRTP is ReadRTP that also returns the arrival time, so that the relay
+// reads the clock once per packet.
+func (l *Leg) readRTP(b []byte, h *Header) (n, payloadOffset int, at time.Time, err error) {
+	for {
+		n, src, err := l.conn.ReadFromUDPAddrPort(b)
+		if err != nil {
+			return 0, 0, time.Time{}, err
+		}
+		if n < HeaderSize || n == len(b) || b[0]>>6 != RTPVersion || isRTCP(b[1]) {
+			l.dropped.Add(1)
+			continue
+		}
+		off, err := h.Unmarshal(b[:n])
+		if err != nil {
+			l.dropped.Add(1)
+			continue
+		}
+		now := l.clock.Now()
+		l.packetsIn.Add(1)
+		l.bytesIn.Add(uint64(n))
+		l.lastReceived.Store(now.UnixNano())
+		l.latch(src, now)
+		return n, off, now, nil
+	}
+}
+
+// isRTCP reports whether the second byte of a datagram is an RTCP packet
+// type (RFC 5761 section 4: 192-223), i.e. RTCP multiplexed on the RTP port.
+func isRTCP(b1 byte) bool { return b1 >= 192 && b1 <= 223 }
+
+// latch points the send address at src if it is not there already.
+func (l *Leg) latch(src netip.AddrPort, now time.Time) {
+	if src.Addr().Is4In6() {
+		src = netip.AddrPortFrom(src.Addr().Unmap(), src.Port())
+	}
+	cur := l.remote.Load()
+	if cur != nil && *cur == src {
+		if !l.latched.Load() {
+			l.latched.Store(true)
+		}
+		return
+	}
+	wasLatched := l.latched.Swap(true)
+	p := new(netip.AddrPort) // allocated only when the address changes
+	*p = src
+	l.remote.Store(p)
+	var from netip.AddrPort
+	if cur != nil {
+		from = *cur
+	}
+	if !wasLatched {
+		l.log.Debug("rtp latched", "local", l.local, "signalled", from, "source", src)
+		return
+	}
+	l.relatches.Add(1)
+	last := l.lastLatchLog.Load()
+	if now.UnixNano()-last >= int64(time.Second) && l.lastLatchLog.CompareAndSwap(last, now.UnixNano()) {
+		l.log.Info("rtp source changed, re-latched", "local", l.local, "from", from, "to", src,
+			"relatches", l.relatches.Load())
+	}
+}
+
+// WriteRTP sends one packet to the current remote address. With no address
+// known yet it drops the packet, counts it in NoRemote and returns nil.
+func (l *Leg) WriteRTP(pkt []byte) error {
+	dst := l.remote.Load()
+	if dst == nil {
+		l.noRemote.Add(1)
+		return nil
+	}
+	n, err := l.conn.WriteToUDPAddrPort(pkt, *dst)
+	if err != nil {
+		l.sendErrors.Add(1)
+		return err
+	}
+	l.packetsOut.Add(1)
+	l.bytesOut.Add(uint64(n))
+	return nil
+}
+
+// Close closes the socket and returns the port to Ports, where it cools
+// down before reuse. Calling Close again returns the first call's result.
+func (l *Leg) Close() error {
+	l.closeOnce.Do(func() {
+		l.closeErr = l.conn.Close()
+		l.ports.Release(l.port)
+	})
+	return l.closeErr
+}
+
+// interruptRead makes a blocked ReadRTP return with a deadline error; a
+// Bridge uses it to stop its reader without closing the leg.
+func (l *Leg) interruptRead() { _ = l.conn.SetReadDeadline(time.Unix(1, 0)) }
+
+// resumeRead clears the deadline set by interruptRead.
+func (l *Leg) resumeRead() { _ = l.conn.SetReadDeadline(time.Time{}) }

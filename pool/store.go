@@ -1,0 +1,37 @@
+// Package pool owns callgate's number resources and virtual-number bindings, call
+// records, and the storage behind them (SQLite by default).
+package pool
+
+import (
+	"context"
+	"time"
+)
+
+// Store is everything callgate keeps in its database. Implementations are safe for
+// concurrent use; Close is safe to call twice.
+type Store interface {
+	// SyncStaticBindings makes the config-defined bindings (Static=true rows) exactly
+	// the given set: inserts new ones, updates changed ones, deletes vanished ones.
+	SyncStaticBindings(ctx context.Context, bs []Binding) error
+	// ActiveBindings returns the bindings on virtual number v that are active at now
+	// (not deleted, not expired). v may be a binding's X (Virtual) or the Y of an AXYB
+	// binding.
+	ActiveBindings(ctx context.Context, v string, now time.Time) ([]Binding, error)
+	// TouchBinding records a call through binding id at time at: FirstCall is set if
+	// unset (or later than at) and LastCall if earlier than at. The after_first_call
+	// and after_last_call expiry types count from them.
+	TouchBinding(ctx context.Context, id int64, at time.Time) error
+
+	// StartCall inserts a call record in state "setup" (ID must be set).
+	StartCall(ctx context.Context, c Call) error
+	// AddAttempt records one outbound leg attempt of a call.
+	AddAttempt(ctx context.Context, a Attempt) error
+	// EndCall writes the final fields of a call record.
+	EndCall(ctx context.Context, c Call) error
+	// Call reads one call record with its attempts.
+	Call(ctx context.Context, id string) (Call, error)
+	// Calls lists call records, newest first.
+	Calls(ctx context.Context, f CallFilter) ([]Call, error)
+
+	Close() error
+}

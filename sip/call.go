@@ -1,0 +1,242 @@
+package sip
+
+import (
+	"context"
+	"log/slog"
+	"sync"
+	"time"
+
+	"callgate/media"
+	"callgate/pool"
+
+	"github.com/emiago/sipgo"
+)
+
+// side names a leg of a call: A is the caller's, B the callee's.
+type side int
+
+const (
+	sideA side = iota
+	sideB
+)
+
+func (s side) String() string {
+	if s == sideA {
+		return "A"
+	}
+	return "B"
+}
+
+// dialogRef finds a call and a leg from an in-dialog request's Call-ID.
+type dialogRef struct {
+	call *call
+	side side
+}
+
+// hangupEvent ends a call.
+type hangupEvent struct {
+	by    string // caller, callee, system
+	cause string
+}
+
+// call is one B2BUA call: the caller's leg (A, a server dialog), the callee's leg (B,
+// a client dialog), their RTP legs and the bridge. Its goroutine (run) owns teardown.
+type call struct {
+	id  string
+	e   *Edge
+	log *slog.Logger
+
+	inTrunk, outTrunk *Trunk
+	bindingID         int64
+
+	a          *sipgo.DialogServerSession
+	b          *sipgo.DialogClientSession
+	aID, bID   string // Call-IDs
+	rtpA, rtpB *media.Leg
+	bridge     *media.Bridge
+	neg        *negotiation
+
+	mu  sync.Mutex
+	rec pool.Call
+	att pool.Attempt
+
+	// cancelSetup ends call setup early (shutdown); nil once connected.
+	cancelSetup context.CancelCauseFunc
+
+	hangupCh chan hangupEvent
+	once     sync.Once
+}
+
+func (c *call) hangup(ev hangupEvent) {
+	c.mu.Lock()
+	cancel := c.cancelSetup
+	c.mu.Unlock()
+	if cancel != nil {
+		cancel(ErrDraining)
+	}
+	select {
+	case c.hangupCh <- ev:
+	default: // a hang-up is already pending
+	}
+}
+
+// run waits for the end of an answered call and tears it down.
+func (c *call) run() {
+	defer c.e.wg.Done()
+	var maxDur <-chan time.Time
+	if d := c.e.set.MaxCallDuration; d > 0 {
+		t := time.NewTimer(d)
+		defer t.Stop()
+		maxDur = t.C
+	}
+	var rtpCheck <-chan time.Time
+	if c.e.set.RTPTimeout > 0 {
+		t := time.NewTicker(c.e.set.RTPTimeout / 4)
+		defer t.Stop()
+		rtpCheck = t.C
+	}
+	var ev hangupEvent
+wait:
+	for {
+		select {
+		case ev = <-c.hangupCh:
+			break wait
+		case <-maxDur:
+			ev = hangupEvent{by: "system", cause: "max_duration"}
+			break wait
+		case <-rtpCheck:
+			if c.rtpSilent(c.e.set.RTPTimeout) {
+				ev = hangupEvent{by: "system", cause: "rtp_timeout"}
+				break wait
+			}
+		}
+	}
+	c.teardown(ev)
+}
+
+// rtpSilent reports whether no RTP arrived on either leg for d.
+func (c *call) rtpSilent(d time.Duration) bool {
+	now := c.e.now()
+	c.mu.Lock()
+	answered := c.rec.AnswerAt
+	c.mu.Unlock()
+	last := answered
+	for _, l := range []*media.Leg{c.rtpA, c.rtpB} {
+		if t := l.Stats().LastReceived; t.After(last) {
+			last = t
+		}
+	}
+	return now.Sub(last) > d
+}
+
+// teardown sends BYE to the legs that did not hang up, stops media, and writes the record.
+func (c *call) teardown(ev hangupEvent) {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	var wg sync.WaitGroup
+	if ev.by != "caller" {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := c.a.Bye(ctx); err != nil {
+				c.log.Debug("BYE to caller", "err", err)
+			}
+		}()
+	}
+	if ev.by != "callee" {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := c.b.Bye(ctx); err != nil {
+				c.log.Debug("BYE to callee", "err", err)
+			}
+		}()
+	}
+	wg.Wait()
+	c.closeMedia()
+	c.e.forget(c)
+	c.outTrunk.release()
+	c.inTrunk.release()
+
+	now := c.e.now()
+	c.mu.Lock()
+	c.rec.State = "ended"
+	c.rec.EndAt = now
+	c.rec.Reason = ev.cause
+	c.rec.HangupBy = ev.by
+	c.rec.BilledSec = billedSeconds(c.rec.AnswerAt, now)
+	c.att.EndAt = now
+	rec, att := c.rec, c.att
+	c.mu.Unlock()
+	c.e.writeEnd(rec, &att)
+	c.log.Info("call ended", "by", ev.by, "cause", ev.cause, "billed_s", rec.BilledSec)
+}
+
+func (c *call) closeMedia() {
+	c.once.Do(func() {
+		if c.bridge != nil {
+			c.bridge.Close()
+		}
+		if c.rtpA != nil {
+			c.rtpA.Close()
+		}
+		if c.rtpB != nil {
+			c.rtpB.Close()
+		}
+	})
+}
+
+// billedSeconds rounds the answered time up to whole seconds.
+func billedSeconds(answer, end time.Time) int64 {
+	if answer.IsZero() || !end.After(answer) {
+		return 0
+	}
+	d := end.Sub(answer)
+	return int64((d + time.Second - 1) / time.Second)
+}
+
+// writeEnd stores a finished call record. Store errors are logged, never fatal to calls.
+func (e *Edge) writeEnd(rec pool.Call, att *pool.Attempt) {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := e.recorder.StartCall(ctx, rec); err != nil {
+		e.log.Error("call record", "call", rec.ID, "err", err)
+		return
+	}
+	if att != nil && att.Seq > 0 {
+		if err := e.recorder.AddAttempt(ctx, *att); err != nil {
+			e.log.Error("call attempt record", "call", rec.ID, "err", err)
+		}
+	}
+	if err := e.recorder.EndCall(ctx, rec); err != nil {
+		e.log.Error("call record end", "call", rec.ID, "err", err)
+	}
+}
+
+// remember makes a call's dialogs findable by in-dialog requests.
+func (e *Edge) remember(c *call) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.calls[c.id] = c
+	if c.aID != "" {
+		e.dialogs[c.aID] = dialogRef{call: c, side: sideA}
+	}
+	if c.bID != "" {
+		e.dialogs[c.bID] = dialogRef{call: c, side: sideB}
+	}
+}
+
+func (e *Edge) forget(c *call) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	delete(e.calls, c.id)
+	delete(e.dialogs, c.aID)
+	delete(e.dialogs, c.bID)
+}
+
+func (e *Edge) lookup(callID string) (dialogRef, bool) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	r, ok := e.dialogs[callID]
+	return r, ok
+}

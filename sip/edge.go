@@ -1,0 +1,407 @@
+package sip
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/netip"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"callgate/configs"
+	"callgate/media"
+	"callgate/pool"
+	"callgate/routing"
+
+	"github.com/emiago/sipgo"
+	"github.com/emiago/sipgo/sip"
+)
+
+// Router decides where an inbound call goes.
+type Router interface {
+	Route(ctx context.Context, c routing.InboundCall) (routing.Decision, error)
+}
+
+// Recorder keeps call records and binding call times.
+type Recorder interface {
+	StartCall(ctx context.Context, c pool.Call) error
+	AddAttempt(ctx context.Context, a pool.Attempt) error
+	EndCall(ctx context.Context, c pool.Call) error
+	TouchBinding(ctx context.Context, id int64, at time.Time) error
+}
+
+// Settings are the SIP side's knobs, taken from the config.
+type Settings struct {
+	UDPAddr         string // listen address, "" = off
+	TCPAddr         string // listen address, "" = off
+	PublicHost      string // host in Via/Contact; default: the UDP (or TCP) listen host
+	UserAgent       string
+	RingTimeout     time.Duration
+	MaxCallDuration time.Duration // <= 0: no limit
+	ShutdownGrace   time.Duration
+	NoRouteStatus   int
+	MediaBind       netip.Addr
+	MediaPublic     netip.Addr
+	RTPTimeout      time.Duration // <= 0: off
+}
+
+// SettingsFrom takes the SIP side's settings out of a loaded config.
+func SettingsFrom(c *configs.Config) (Settings, error) {
+	bind, err := netip.ParseAddr(c.Media.BindAddress)
+	if err != nil {
+		return Settings{}, fmt.Errorf("media bind address: %w", err)
+	}
+	pub := bind
+	if c.Media.PublicAddress != "" {
+		if pub, err = netip.ParseAddr(c.Media.PublicAddress); err != nil {
+			return Settings{}, fmt.Errorf("media public address: %w", err)
+		}
+	}
+	return Settings{
+		UDPAddr:         c.Listen.SIPUDP,
+		TCPAddr:         c.Listen.SIPTCP,
+		PublicHost:      c.SIP.PublicAddress,
+		UserAgent:       c.SIP.UserAgent,
+		RingTimeout:     c.SIP.RingTimeout.Std(),
+		MaxCallDuration: c.SIP.MaxCallDuration.Std(),
+		ShutdownGrace:   c.SIP.ShutdownGrace.Std(),
+		NoRouteStatus:   c.SIP.NoRouteStatus,
+		MediaBind:       bind,
+		MediaPublic:     pub,
+		RTPTimeout:      c.Media.RTPTimeout.Std(),
+	}, nil
+}
+
+// Edge is callgate's SIP user agent: listeners, trunks, registrations and live calls.
+type Edge struct {
+	set      Settings
+	log      *slog.Logger
+	router   Router
+	recorder Recorder
+	ports    *media.Ports
+	now      func() time.Time
+
+	ua  *sipgo.UserAgent
+	srv *sipgo.Server
+	// One client and dialog UA per transport, so requests leave from the listener
+	// the carrier knows and our Contact names the right transport.
+	udp, tcp transportSide
+
+	trunks atomic.Pointer[trunkSet]
+	regs   *registrations
+
+	mu      sync.Mutex
+	dialogs map[string]dialogRef // by Call-ID, both legs of every live call
+	calls   map[string]*call     // by call id
+	wg      sync.WaitGroup       // one per live call goroutine
+
+	draining  atomic.Bool
+	closeOnce sync.Once
+	stop      context.CancelFunc
+	serveDone chan struct{}
+}
+
+type transportSide struct {
+	addr   netip.AddrPort // bound listener address
+	client *sipgo.Client
+	dialog *sipgo.DialogUA
+}
+
+// Option configures an Edge.
+type Option func(*Edge)
+
+// WithLogger sets the logger (default slog.Default()).
+func WithLogger(l *slog.Logger) Option { return func(e *Edge) { e.log = l } }
+
+// WithClock sets the clock used for records and limits (default time.Now).
+func WithClock(now func() time.Time) Option { return func(e *Edge) { e.now = now } }
+
+// New builds the SIP edge. Start opens its listeners.
+func New(set Settings, trunks []configs.Trunk, router Router, recorder Recorder, ports *media.Ports, opts ...Option) (*Edge, error) {
+	e := &Edge{
+		set:      set,
+		log:      slog.Default(),
+		router:   router,
+		recorder: recorder,
+		ports:    ports,
+		now:      time.Now,
+		dialogs:  make(map[string]dialogRef),
+		calls:    make(map[string]*call),
+	}
+	for _, o := range opts {
+		o(e)
+	}
+	if e.set.UserAgent == "" {
+		e.set.UserAgent = "callgate"
+	}
+	if e.set.NoRouteStatus == 0 {
+		e.set.NoRouteStatus = 404
+	}
+	if e.set.RingTimeout <= 0 {
+		e.set.RingTimeout = 60 * time.Second
+	}
+	ts, err := newTrunkSet(trunks, nil)
+	if err != nil {
+		return nil, err
+	}
+	e.trunks.Store(ts)
+	return e, nil
+}
+
+// Start opens the SIP listeners and starts serving. It returns once the sockets are
+// bound, so port conflicts are reported at once.
+func (e *Edge) Start(ctx context.Context) error {
+	if e.set.UDPAddr == "" && e.set.TCPAddr == "" {
+		return errors.New("sip: no listener configured")
+	}
+	ua, err := sipgo.NewUA(sipgo.WithUserAgent(e.set.UserAgent))
+	if err != nil {
+		return fmt.Errorf("sip: user agent: %w", err)
+	}
+	srv, err := sipgo.NewServer(ua, sipgo.WithServerLogger(e.log.With("layer", "sipgo")))
+	if err != nil {
+		ua.Close()
+		return fmt.Errorf("sip: server: %w", err)
+	}
+	e.ua, e.srv = ua, srv
+	e.routes()
+
+	var udpConn net.PacketConn
+	var tcpLn net.Listener
+	fail := func(err error) error {
+		if udpConn != nil {
+			udpConn.Close()
+		}
+		if tcpLn != nil {
+			tcpLn.Close()
+		}
+		ua.Close()
+		return err
+	}
+	if e.set.UDPAddr != "" {
+		if udpConn, err = net.ListenPacket("udp", e.set.UDPAddr); err != nil {
+			return fail(fmt.Errorf("sip: listen udp %s: %w", e.set.UDPAddr, err))
+		}
+		if e.udp, err = e.side(ua, "udp", udpConn.LocalAddr().String()); err != nil {
+			return fail(err)
+		}
+	}
+	if e.set.TCPAddr != "" {
+		if tcpLn, err = net.Listen("tcp", e.set.TCPAddr); err != nil {
+			return fail(fmt.Errorf("sip: listen tcp %s: %w", e.set.TCPAddr, err))
+		}
+		if e.tcp, err = e.side(ua, "tcp", tcpLn.Addr().String()); err != nil {
+			return fail(err)
+		}
+	}
+	ctx, e.stop = context.WithCancel(context.WithoutCancel(ctx))
+	e.serveDone = make(chan struct{})
+	var serving sync.WaitGroup
+	if udpConn != nil {
+		serving.Add(1)
+		go func() { defer serving.Done(); _ = srv.ServeUDP(udpConn) }()
+	}
+	if tcpLn != nil {
+		serving.Add(1)
+		go func() { defer serving.Done(); _ = srv.ServeTCP(tcpLn) }()
+	}
+	if udpConn != nil {
+		WaitListening(ua.TransportLayer(), "udp", udpConn.LocalAddr().String())
+	}
+	go func() {
+		<-ctx.Done()
+		if udpConn != nil {
+			udpConn.Close()
+		}
+		if tcpLn != nil {
+			tcpLn.Close()
+		}
+		serving.Wait()
+		close(e.serveDone)
+	}()
+	e.regs = newRegistrations(e)
+	e.regs.start(ctx, e.trunks.Load())
+	e.log.Info("sip listening", "udp", e.udp.addr, "tcp", e.tcp.addr)
+	return nil
+}
+
+// side builds the client and dialog UA that send over one transport.
+func (e *Edge) side(ua *sipgo.UserAgent, network, bound string) (transportSide, error) {
+	ap, err := netip.ParseAddrPort(bound)
+	if err != nil {
+		return transportSide{}, fmt.Errorf("sip: listener address %q: %w", bound, err)
+	}
+	host := e.set.PublicHost
+	if host == "" {
+		host = ap.Addr().String()
+		if ap.Addr().IsUnspecified() {
+			host = "127.0.0.1"
+		}
+	}
+	opts := []sipgo.ClientOption{sipgo.WithClientHostname(host), sipgo.WithClientPort(int(ap.Port()))}
+	if network == "udp" {
+		// Send from the listening socket: carriers answer to where requests came from.
+		opts = append(opts, sipgo.WithClientConnectionAddr(bound))
+	}
+	cli, err := sipgo.NewClient(ua, opts...)
+	if err != nil {
+		return transportSide{}, fmt.Errorf("sip: %s client: %w", network, err)
+	}
+	contact := sip.ContactHeader{Address: sip.Uri{Scheme: "sip", User: "callgate", Host: host, Port: int(ap.Port())}}
+	if network != "udp" {
+		contact.Address.UriParams = sip.NewParams()
+		contact.Address.UriParams.Add("transport", network)
+	}
+	return transportSide{addr: ap, client: cli, dialog: &sipgo.DialogUA{Client: cli, ContactHDR: contact}}, nil
+}
+
+// sideFor picks the transport toward a trunk.
+func (e *Edge) sideFor(t *Trunk) (transportSide, error) {
+	switch t.cfg.Transport {
+	case "tcp":
+		if e.tcp.client != nil {
+			return e.tcp, nil
+		}
+	case "udp", "":
+		if e.udp.client != nil {
+			return e.udp, nil
+		}
+	}
+	return transportSide{}, fmt.Errorf("%w: trunk %s wants %s, which callgate does not listen on", ErrUnknownTrunk, t.cfg.Name, t.cfg.Transport)
+}
+
+// Addr is the bound address of the listener for network ("udp" or "tcp").
+func (e *Edge) Addr(network string) netip.AddrPort {
+	if network == "tcp" {
+		return e.tcp.addr
+	}
+	return e.udp.addr
+}
+
+// SetTrunks swaps the trunk table (on config reload). Calls in progress keep the
+// trunks they started with; a removed trunk takes no new calls.
+func (e *Edge) SetTrunks(cfgs []configs.Trunk) error {
+	ts, err := newTrunkSet(cfgs, e.trunks.Load())
+	if err != nil {
+		return err
+	}
+	e.trunks.Store(ts)
+	return nil
+}
+
+// Trunks lists the trunks with their live call counts.
+func (e *Edge) Trunks() []*Trunk { return append([]*Trunk(nil), e.trunks.Load().list...) }
+
+// ActiveCalls is the number of calls in progress.
+func (e *Edge) ActiveCalls() int {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return len(e.calls)
+}
+
+// Shutdown stops taking calls, lets calls in progress run for the shutdown grace (or
+// until ctx ends), hangs up the rest, unregisters, and closes the listeners.
+func (e *Edge) Shutdown(ctx context.Context) error {
+	e.draining.Store(true)
+	if e.stop == nil {
+		return nil
+	}
+	grace := e.set.ShutdownGrace
+	if grace <= 0 {
+		grace = 10 * time.Second
+	}
+	drained := make(chan struct{})
+	go func() { e.wg.Wait(); close(drained) }()
+	timer := time.NewTimer(grace)
+	defer timer.Stop()
+	select {
+	case <-drained:
+	case <-timer.C:
+		e.hangupAll("shutdown")
+	case <-ctx.Done():
+		e.hangupAll("shutdown")
+	}
+	select {
+	case <-drained:
+	case <-time.After(5 * time.Second):
+		e.log.Warn("calls still tearing down at shutdown")
+	}
+	if e.regs != nil {
+		e.regs.stopAll(ctx)
+	}
+	return e.Close()
+}
+
+// Close stops serving at once; calls in progress lose their signaling. Safe twice.
+func (e *Edge) Close() error {
+	e.closeOnce.Do(func() {
+		e.draining.Store(true)
+		if e.stop != nil {
+			e.stop()
+			<-e.serveDone
+		}
+		if e.ua != nil {
+			e.ua.Close()
+		}
+	})
+	return nil
+}
+
+func (e *Edge) hangupAll(cause string) {
+	e.mu.Lock()
+	live := make([]*call, 0, len(e.calls))
+	for _, c := range e.calls {
+		live = append(live, c)
+	}
+	e.mu.Unlock()
+	for _, c := range live {
+		c.hangup(hangupEvent{by: "system", cause: cause})
+	}
+}
+
+// routes installs the request handlers.
+func (e *Edge) routes() {
+	e.srv.OnInvite(e.onInvite)
+	e.srv.OnAck(e.onAck)
+	e.srv.OnBye(e.onBye)
+	e.srv.OnInfo(e.onInfo)
+	e.srv.OnOptions(e.onOptions)
+	e.srv.OnCancel(func(req *sip.Request, tx sip.ServerTransaction) {
+		// A CANCEL matching a pending INVITE is answered by the transaction layer; one
+		// that reaches us matches nothing.
+		respond(tx, req, 481, "Call/Transaction Does Not Exist")
+	})
+}
+
+// sourceTrunk finds the trunk a request came from, or nil.
+func (e *Edge) sourceTrunk(req *sip.Request) *Trunk {
+	ap, err := netip.ParseAddrPort(req.Source())
+	if err != nil {
+		return nil
+	}
+	return e.trunks.Load().bySource(ap.Addr())
+}
+
+func (e *Edge) onOptions(req *sip.Request, tx sip.ServerTransaction) {
+	if e.sourceTrunk(req) == nil {
+		respond(tx, req, 403, "Forbidden")
+		return
+	}
+	res := sip.NewResponseFromRequest(req, 200, "OK", nil)
+	res.AppendHeader(sip.NewHeader("Allow", "INVITE, ACK, BYE, CANCEL, OPTIONS, INFO"))
+	res.AppendHeader(sip.NewHeader("Accept", "application/sdp"))
+	if err := tx.Respond(res); err != nil {
+		e.log.Debug("respond OPTIONS", "err", err)
+	}
+}
+
+// respond answers a request with a status and a standard reason phrase.
+func respond(tx sip.ServerTransaction, req *sip.Request, code int, reason string) {
+	_ = tx.Respond(sip.NewResponseFromRequest(req, code, reason, nil))
+}
+
+func portString(p uint16) string { return strconv.Itoa(int(p)) }

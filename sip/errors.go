@@ -1,0 +1,173 @@
+package sip
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"callgate/media"
+	"callgate/routing"
+
+	"github.com/emiago/sipgo"
+)
+
+// Errors of the SIP side. Every failure of a call maps to a SIP status in statusFor.
+var (
+	// ErrForbiddenSource means a request came from an address no trunk owns.
+	ErrForbiddenSource = errors.New("source is not a configured trunk")
+	// ErrDraining means callgate is shutting down and takes no new calls.
+	ErrDraining = errors.New("shutting down")
+	// ErrTrunkLimit means the trunk is at its concurrent-call or calls-per-second limit.
+	ErrTrunkLimit = errors.New("trunk at its call limit")
+	// ErrUnknownTrunk means a decision named a trunk that is not configured.
+	ErrUnknownTrunk = errors.New("unknown trunk")
+	// ErrNoOffer means an INVITE carried no SDP offer.
+	ErrNoOffer = errors.New("INVITE without SDP offer")
+	// ErrBadSDP means an SDP body could not be used.
+	ErrBadSDP = errors.New("unusable SDP")
+	// ErrNoAnswer means the callee did not answer within the ring timeout.
+	ErrNoAnswer = errors.New("no answer")
+	// ErrCanceled means the caller gave up before the callee answered.
+	ErrCanceled = errors.New("caller canceled")
+)
+
+// LegError is the final non-2xx response of an outbound leg.
+type LegError struct {
+	Code   int
+	Reason string
+}
+
+func (e *LegError) Error() string { return fmt.Sprintf("callee answered %d %s", e.Code, e.Reason) }
+
+// Retryable reports whether another trunk may succeed where this one failed: timeouts
+// and server failures are the trunk's fault; other answers are the callee's.
+func (e *LegError) Retryable() bool { return e.Code == 408 || e.Code >= 500 && e.Code < 600 }
+
+// statusFor maps an error from call setup to the SIP status answered to the caller.
+// noRoute is the configured status for calls that match no binding.
+func statusFor(err error, noRoute int) (int, string) {
+	var legErr *LegError
+	var dialogErr *sipgo.ErrDialogResponse
+	switch {
+	case err == nil:
+		return 200, "OK"
+	case errors.As(err, &legErr):
+		return relayStatus(legErr.Code, legErr.Reason)
+	case errors.As(err, &dialogErr):
+		return relayStatus(dialogErr.Res.StatusCode, dialogErr.Res.Reason)
+	case errors.Is(err, ErrForbiddenSource):
+		return 403, "Forbidden"
+	case errors.Is(err, routing.ErrNoRoute):
+		return noRoute, reasonPhrase(noRoute)
+	case errors.Is(err, routing.ErrInvalidNumber):
+		return 484, "Address Incomplete"
+	case errors.Is(err, ErrNoAnswer):
+		return 480, "Temporarily Unavailable"
+	case errors.Is(err, ErrDraining):
+		return 503, "Service Unavailable"
+	case errors.Is(err, ErrCanceled), errors.Is(err, context.Canceled):
+		return 487, "Request Terminated"
+	case errors.Is(err, ErrNoOffer), errors.Is(err, ErrBadSDP), errors.Is(err, media.ErrNoCommonCodec):
+		return 488, "Not Acceptable Here"
+	case errors.Is(err, ErrDraining), errors.Is(err, ErrTrunkLimit), errors.Is(err, media.ErrNoPorts),
+		errors.Is(err, ErrUnknownTrunk):
+		return 503, "Service Unavailable"
+	case errors.Is(err, context.DeadlineExceeded):
+		return 408, "Request Timeout"
+	default:
+		return 500, "Server Internal Error"
+	}
+}
+
+// relayStatus decides what the caller hears when the callee's leg fails: the callee's
+// own answer, except for answers that are about us and not the callee (our credentials,
+// redirects we do not follow), which become 503.
+func relayStatus(code int, reason string) (int, string) {
+	switch {
+	case code == 401 || code == 407 || code >= 300 && code < 400:
+		return 503, "Service Unavailable"
+	case code < 300 || code > 699:
+		return 500, "Server Internal Error"
+	}
+	return code, reasonPhrase(code)
+}
+
+// reasonPhrase gives the standard phrase for a code. Reason phrases from peers are never
+// copied into our responses.
+func reasonPhrase(code int) string {
+	switch code {
+	case 400:
+		return "Bad Request"
+	case 403:
+		return "Forbidden"
+	case 404:
+		return "Not Found"
+	case 408:
+		return "Request Timeout"
+	case 410:
+		return "Gone"
+	case 480:
+		return "Temporarily Unavailable"
+	case 481:
+		return "Call/Transaction Does Not Exist"
+	case 484:
+		return "Address Incomplete"
+	case 486:
+		return "Busy Here"
+	case 487:
+		return "Request Terminated"
+	case 488:
+		return "Not Acceptable Here"
+	case 500:
+		return "Server Internal Error"
+	case 502:
+		return "Bad Gateway"
+	case 503:
+		return "Service Unavailable"
+	case 504:
+		return "Server Time-out"
+	case 600:
+		return "Busy Everywhere"
+	case 603:
+		return "Decline"
+	case 604:
+		return "Does Not Exist Anywhere"
+	}
+	switch code / 100 {
+	case 4:
+		return "Request Failure"
+	case 5:
+		return "Server Failure"
+	case 6:
+		return "Global Failure"
+	}
+	return "Unknown"
+}
+
+// causeOf names an error in call records and logs.
+func causeOf(err error) string {
+	var legErr *LegError
+	switch {
+	case err == nil:
+		return ""
+	case errors.As(err, &legErr):
+		return fmt.Sprintf("callee_%d", legErr.Code)
+	case errors.Is(err, routing.ErrNoRoute):
+		return "no_route"
+	case errors.Is(err, routing.ErrInvalidNumber):
+		return "invalid_number"
+	case errors.Is(err, ErrNoAnswer):
+		return "no_answer"
+	case errors.Is(err, ErrDraining):
+		return "shutdown"
+	case errors.Is(err, ErrCanceled), errors.Is(err, context.Canceled):
+		return "cancel"
+	case errors.Is(err, ErrTrunkLimit):
+		return "trunk_limit"
+	case errors.Is(err, ErrNoOffer), errors.Is(err, ErrBadSDP), errors.Is(err, media.ErrNoCommonCodec):
+		return "codec"
+	case errors.Is(err, media.ErrNoPorts):
+		return "no_media_ports"
+	}
+	return "error"
+}

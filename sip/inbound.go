@@ -1,0 +1,204 @@
+package sip
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"net/netip"
+
+	"callgate/media"
+	"callgate/pool"
+	"callgate/routing"
+
+	"github.com/emiago/sipgo"
+	"github.com/emiago/sipgo/sip"
+	"github.com/google/uuid"
+)
+
+// onInvite handles every INVITE: re-INVITEs inside a call, and new calls from trunks.
+// The handler lives as long as the INVITE transaction: it returns once the caller has
+// ACKed our answer (or got a final failure), and the call goes on in its own goroutine.
+func (e *Edge) onInvite(req *sip.Request, tx sip.ServerTransaction) {
+	if to := req.To(); to != nil && to.Params.Has("tag") {
+		e.onReInvite(req, tx)
+		return
+	}
+	in := e.sourceTrunk(req)
+	if in == nil {
+		// Same answer whatever was dialled: a scanner learns nothing about our numbers.
+		respond(tx, req, 403, "Forbidden")
+		return
+	}
+	if e.draining.Load() {
+		respond(tx, req, 503, "Service Unavailable")
+		return
+	}
+	respond(tx, req, 100, "Trying")
+	e.inboundCall(req, tx, in)
+}
+
+func (e *Edge) inboundCall(req *sip.Request, tx sip.ServerTransaction, in *Trunk) {
+	now := e.now()
+	c := &call{
+		id:       uuid.NewString(),
+		e:        e,
+		inTrunk:  in,
+		aID:      req.CallID().Value(),
+		hangupCh: make(chan hangupEvent, 1),
+	}
+	c.log = e.log.With("call", c.id)
+	c.rec = pool.Call{ID: c.id, Direction: pool.Inbound, InTrunk: in.Name(), State: "setup", SetupAt: now}
+	in.hold()
+	e.wg.Add(1) // Shutdown waits for calls in setup too
+
+	ds, err := e.dialogFor(in).ReadInvite(req, tx)
+	if err != nil {
+		e.wg.Done()
+		in.release()
+		c.log.Warn("unreadable INVITE", "err", err)
+		respond(tx, req, 400, "Bad Request")
+		return
+	}
+	c.a = ds
+
+	err = e.setupInbound(c, req)
+	if err != nil {
+		code, reason := statusFor(err, e.set.NoRouteStatus)
+		if errors.Is(err, ErrCanceled) && !errors.Is(err, ErrDraining) {
+			code = 487 // the transaction layer already answered 487
+		} else if rerr := ds.Respond(code, reason, nil); rerr != nil {
+			c.log.Debug("respond failure", "err", rerr)
+		}
+		c.failed(code, err)
+		e.wg.Done()
+		return
+	}
+	go c.run()
+}
+
+// dialogFor is the dialog UA on the transport a trunk uses.
+func (e *Edge) dialogFor(t *Trunk) *sipgo.DialogUA {
+	s, err := e.sideFor(t)
+	if err != nil {
+		if e.udp.dialog != nil {
+			return e.udp.dialog
+		}
+		return e.tcp.dialog
+	}
+	return s.dialog
+}
+
+// setupInbound routes the call, places the B-leg, and answers A. On error nothing of
+// the call is left running except what failed() cleans up.
+func (e *Edge) setupInbound(c *call, req *sip.Request) error {
+	// A caller ID that is not a number (anonymous, withheld) still reaches AXN
+	// bindings; bindings keyed by the caller cannot match it.
+	caller, err := routing.NormalizeE164(req.From().Address.User)
+	if err != nil {
+		caller = ""
+	}
+	c.rec.Caller = caller
+	callee, err := routing.NormalizeE164(req.Recipient.User)
+	if err != nil {
+		return fmt.Errorf("callee: %w", err)
+	}
+	c.rec.Callee, c.rec.Virtual = callee, callee
+
+	ctx, cancel := context.WithCancelCause(c.a.Context())
+	defer cancel(nil)
+	c.mu.Lock()
+	c.cancelSetup = cancel
+	c.mu.Unlock()
+	dec, err := e.router.Route(ctx, routing.InboundCall{Trunk: c.inTrunk.Name(), Caller: caller, Callee: callee})
+	if err != nil {
+		return err
+	}
+	c.rec.Tenant, c.rec.Callee, c.bindingID = dec.Tenant, dec.Target, dec.BindingID
+	out := e.trunks.Load().byName[dec.Trunk]
+	if out == nil {
+		return fmt.Errorf("%w: %q", ErrUnknownTrunk, dec.Trunk)
+	}
+	if err := out.acquire(e.now()); err != nil {
+		return err
+	}
+	c.outTrunk = out
+	c.rec.OutTrunk = out.Name()
+
+	var sid [8]byte
+	_, _ = rand.Read(sid[:])
+	c.neg, err = newNegotiation(req.Body(), allowedCodecs(c.inTrunk.cfg.Codecs, out.cfg.Codecs), binary.BigEndian.Uint64(sid[:])>>2)
+	if err != nil {
+		return err
+	}
+	if c.rtpA, err = media.NewLeg(e.ports, e.set.MediaBind); err != nil {
+		return err
+	}
+	if c.rtpB, err = media.NewLeg(e.ports, e.set.MediaBind); err != nil {
+		return err
+	}
+	c.rtpA.SetRemote(remoteOf(c.neg.offerA))
+
+	if err := e.placeB(ctx, c, out, dec.ShowAs, dec.Target); err != nil {
+		return err
+	}
+	if c.bindingID != 0 {
+		if err := e.recorder.TouchBinding(context.WithoutCancel(ctx), c.bindingID, e.now()); err != nil {
+			c.log.Warn("binding call time", "err", err)
+		}
+	}
+	e.remember(c)
+	// RespondSDP returns once A has ACKed (or the 2xx retransmissions gave up).
+	if err := c.a.RespondSDP(c.neg.sdpForA(e.sdpAddr(c.rtpA), c.neg.offerA.Direction.Answer())); err != nil {
+		c.log.Warn("caller did not ACK our 200", "err", err)
+		e.forget(c)
+		c.hangup(hangupEvent{by: "caller", cause: "no_ack"})
+		return nil
+	}
+	c.log.Info("call connected", "caller", c.rec.Caller, "virtual", c.rec.Virtual, "callee", c.rec.Callee, "trunk", out.Name())
+	return nil
+}
+
+// sdpAddr is the address written into our SDP for a leg.
+func (e *Edge) sdpAddr(l *media.Leg) netip.AddrPort {
+	return netip.AddrPortFrom(e.set.MediaPublic, l.LocalAddr().Port())
+}
+
+// failed ends a call that never connected: releases what it took and writes its record.
+func (c *call) failed(code int, cause error) {
+	c.closeMedia()
+	c.e.forget(c)
+	if c.outTrunk != nil {
+		c.outTrunk.release()
+	}
+	c.inTrunk.release()
+	now := c.e.now()
+	c.mu.Lock()
+	c.rec.State = "ended"
+	c.rec.SIPCode = code
+	c.rec.Reason = causeOf(cause)
+	if c.rec.Reason == "cancel" {
+		c.rec.HangupBy = "caller"
+	} else {
+		c.rec.HangupBy = "system"
+	}
+	c.rec.EndAt = now
+	if c.att.Seq > 0 && c.att.EndAt.IsZero() {
+		c.att.EndAt = now
+	}
+	rec, att := c.rec, c.att
+	c.mu.Unlock()
+	c.e.writeEnd(rec, &att)
+	c.log.Info("call failed", "code", code, "cause", rec.Reason, "err", cause)
+}
+
+// safeUser keeps a dialled string for the record only if it is a plain number.
+func safeUser(u string) string {
+	if n, err := routing.NormalizeE164(u); err == nil {
+		return n
+	}
+	return ""
+}
+
+

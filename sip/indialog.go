@@ -1,0 +1,140 @@
+package sip
+
+import (
+	"errors"
+
+	"callgate/media"
+
+	"github.com/emiago/sipgo/sip"
+)
+
+// onAck confirms the caller's dialog. ACKs for re-INVITE answers need no action.
+func (e *Edge) onAck(req *sip.Request, tx sip.ServerTransaction) {
+	ref, ok := e.lookup(req.CallID().Value())
+	if !ok || ref.side != sideA {
+		return
+	}
+	_ = ref.call.a.ReadAck(req, tx)
+}
+
+// onBye ends a call from either side.
+func (e *Edge) onBye(req *sip.Request, tx sip.ServerTransaction) {
+	ref, ok := e.lookup(req.CallID().Value())
+	if !ok {
+		respond(tx, req, 481, "Call/Transaction Does Not Exist")
+		return
+	}
+	c := ref.call
+	var err error
+	if ref.side == sideA {
+		err = c.a.ReadBye(req, tx)
+	} else {
+		err = c.b.ReadBye(req, tx)
+	}
+	if err != nil {
+		c.log.Debug("BYE not for this dialog", "side", ref.side, "err", err)
+		respond(tx, req, 481, "Call/Transaction Does Not Exist")
+		return
+	}
+	by := "caller"
+	if ref.side == sideB {
+		by = "callee"
+	}
+	c.hangup(hangupEvent{by: by, cause: by + "_bye"})
+}
+
+// onInfo relays DTMF a carrier sends as SIP INFO to the other leg as RFC 4733 events.
+func (e *Edge) onInfo(req *sip.Request, tx sip.ServerTransaction) {
+	ref, ok := e.lookup(req.CallID().Value())
+	if !ok {
+		respond(tx, req, 481, "Call/Transaction Does Not Exist")
+		return
+	}
+	c := ref.call
+	ct := ""
+	if h := req.ContentType(); h != nil {
+		ct = h.Value()
+	}
+	ev, err := parseDTMFInfo(ct, req.Body())
+	if err != nil {
+		if errors.Is(err, errNotDTMF) {
+			respond(tx, req, 415, "Unsupported Media Type")
+		} else {
+			respond(tx, req, 400, "Bad Request")
+		}
+		return
+	}
+	respond(tx, req, 200, "OK")
+	toward := media.SideB
+	if ref.side == sideB {
+		toward = media.SideA
+	}
+	c.mu.Lock()
+	br := c.bridge
+	c.mu.Unlock()
+	if br == nil {
+		return
+	}
+	if err := br.SendDTMF(toward, ev.digit, ev.duration); err != nil {
+		c.log.Warn("relay INFO DTMF", "digit", string(ev.digit), "err", err)
+		return
+	}
+	c.log.Debug("INFO DTMF relayed", "digit", string(ev.digit), "from", ref.side)
+}
+
+// onReInvite answers a re-INVITE inside a call (hold, resume, address change) without
+// touching the other leg: the call stays up.
+func (e *Edge) onReInvite(req *sip.Request, tx sip.ServerTransaction) {
+	ref, ok := e.lookup(req.CallID().Value())
+	if !ok {
+		respond(tx, req, 481, "Call/Transaction Does Not Exist")
+		return
+	}
+	c := ref.call
+	leg, toward := c.rtpA, media.SideA
+	if ref.side == sideB {
+		leg, toward = c.rtpB, media.SideB
+	}
+	dir := media.SendRecv
+	if body := req.Body(); len(body) > 0 {
+		d, err := media.ParseSDP(body)
+		if err != nil {
+			respond(tx, req, 488, "Not Acceptable Here")
+			return
+		}
+		if !d.Addr.IsUnspecified() {
+			leg.SetRemote(remoteOf(d))
+		}
+		held := onHold(d)
+		c.mu.Lock()
+		br := c.bridge
+		c.mu.Unlock()
+		if br != nil {
+			br.Hold(toward, held)
+		}
+		dir = d.Direction.Answer()
+		if d.Addr.IsUnspecified() {
+			dir = media.Inactive
+		}
+		c.log.Info("re-INVITE", "side", ref.side, "hold", held)
+	}
+	c.mu.Lock()
+	var body []byte
+	if ref.side == sideA {
+		c.neg.versionA++
+		body = c.neg.sdpForA(e.sdpAddr(c.rtpA), dir)
+	} else {
+		c.neg.versionB++
+		body = c.neg.sdpForBAnswer(e.sdpAddr(c.rtpB), dir)
+	}
+	c.mu.Unlock()
+	res := sip.NewSDPResponseFromRequest(req, body)
+	if ref.side == sideA {
+		res.AppendHeader(sip.HeaderClone(&e.dialogFor(c.inTrunk).ContactHDR))
+	} else {
+		res.AppendHeader(sip.HeaderClone(&e.dialogFor(c.outTrunk).ContactHDR))
+	}
+	if err := tx.Respond(res); err != nil {
+		c.log.Debug("answer re-INVITE", "err", err)
+	}
+}
