@@ -1,0 +1,27 @@
+# callgate: the two commands a newcomer needs are `make run` and `make test`.
+VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+LDFLAGS := -X main.version=$(VERSION)
+
+.PHONY: run build test vet fuzz
+
+# Serve the built-in default config: SQLite, a demo carrier on loopback.
+run:
+	go run -ldflags "$(LDFLAGS)" ./cmd/callgate
+
+build:
+	go build -ldflags "$(LDFLAGS)" -o bin/callgate ./cmd/callgate
+
+vet:
+	go vet ./...
+
+# The whole suite, race detector on. Needs SIPp (Debian: sip-tester).
+test: vet
+	go test -race -count=1 -timeout 20m ./...
+
+# A short run of every fuzz target.
+fuzz:
+	@for pkg in $$(go list ./...); do \
+	  for f in $$(go test -list '^Fuzz' $$pkg | grep '^Fuzz'); do \
+	    go test -run '^$$' -fuzz "^$$f$$" -fuzztime 20s $$pkg || exit 1; \
+	  done; \
+	done
