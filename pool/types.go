@@ -74,6 +74,10 @@ type Call struct {
 	EndAt     time.Time
 	BilledSec int64 // whole seconds from answer to end, rounded up
 	CostMilli int64 // cost in thousandths of the tenant's currency unit
+	// RTP packets callgate received from and sent to each leg: A is the caller's leg,
+	// B the callee's. A zero on one side is how one-way audio shows in the records.
+	PacketsFromA, PacketsToA int64
+	PacketsFromB, PacketsToB int64
 	Attempts  []Attempt
 }
 

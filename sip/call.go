@@ -154,6 +154,7 @@ func (c *call) teardown(ev hangupEvent) {
 	}
 	wg.Wait()
 	c.closeMedia()
+	c.countPackets()
 	c.e.forget(c)
 	c.outTrunk.release()
 	c.inTrunk.release()
@@ -184,6 +185,20 @@ func (c *call) closeMedia() {
 			c.rtpB.Close()
 		}
 	})
+}
+
+// countPackets copies the legs' RTP counters into the record.
+func (c *call) countPackets() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.rtpA != nil {
+		st := c.rtpA.Stats()
+		c.rec.PacketsFromA, c.rec.PacketsToA = int64(st.PacketsIn), int64(st.PacketsOut)
+	}
+	if c.rtpB != nil {
+		st := c.rtpB.Stats()
+		c.rec.PacketsFromB, c.rec.PacketsToB = int64(st.PacketsIn), int64(st.PacketsOut)
+	}
 }
 
 // billedSeconds rounds the answered time up to whole seconds.

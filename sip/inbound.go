@@ -168,6 +168,7 @@ func (e *Edge) sdpAddr(l *media.Leg) netip.AddrPort {
 // failed ends a call that never connected: releases what it took and writes its record.
 func (c *call) failed(code int, cause error) {
 	c.closeMedia()
+	c.countPackets()
 	c.e.forget(c)
 	if c.outTrunk != nil {
 		c.outTrunk.release()

@@ -37,6 +37,9 @@ func newNegotiation(body []byte, allowed []string, sessionID uint64) (*negotiati
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrBadSDP, err)
 	}
+	if offer.Proto != "" && offer.Proto != "RTP/AVP" {
+		return nil, fmt.Errorf("%w: transport %q, want RTP/AVP", ErrBadSDP, offer.Proto)
+	}
 	n := &negotiation{offerA: offer, sessionID: sessionID, versionA: 1, versionB: 1}
 	for _, f := range offer.Formats {
 		switch {
@@ -163,7 +166,7 @@ func remoteOf(d media.SessionDesc) netip.AddrPort {
 
 // onHold reports whether an SDP puts the sender on hold: it will not receive.
 func onHold(d media.SessionDesc) bool {
-	return d.Direction == media.SendOnly || d.Direction == media.Inactive || d.Addr.IsUnspecified()
+	return !d.Receiving()
 }
 
 // sdpForBAnswer is our answer to a re-INVITE from B: the codec in use with B's types.
