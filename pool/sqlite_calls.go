@@ -19,7 +19,8 @@ const (
 const defaultCallLimit = 100
 
 const callColumns = `id, tenant, direction, agent, caller, callee, virtual, in_trunk, out_trunk,
-	state, sip_code, reason, hangup_by, setup_at, ring_at, answer_at, end_at, billed_sec, cost_milli`
+	state, sip_code, reason, hangup_by, setup_at, ring_at, answer_at, end_at, billed_sec, cost_milli,
+	packets_from_a, packets_to_a, packets_from_b, packets_to_b`
 
 const attemptColumns = `call_id, seq, trunk, from_number, to_number, sip_code, reason,
 	start_at, ring_at, answer_at, end_at`
@@ -50,10 +51,11 @@ func (s *SQLiteStore) StartCall(ctx context.Context, c Call) error {
 	}
 	err := s.write(ctx, func(tx *sql.Tx) error {
 		_, err := tx.ExecContext(ctx, `INSERT INTO calls (`+callColumns+`)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 			c.ID, c.Tenant, c.Direction, c.Agent, c.Caller, c.Callee, c.Virtual, c.InTrunk, c.OutTrunk,
 			c.State, c.SIPCode, c.Reason, c.HangupBy,
-			ms(c.SetupAt), ms(c.RingAt), ms(c.AnswerAt), ms(c.EndAt), c.BilledSec, c.CostMilli)
+			ms(c.SetupAt), ms(c.RingAt), ms(c.AnswerAt), ms(c.EndAt), c.BilledSec, c.CostMilli,
+			c.PacketsFromA, c.PacketsToA, c.PacketsFromB, c.PacketsToB)
 		if err != nil {
 			return err
 		}
@@ -102,10 +104,12 @@ func (s *SQLiteStore) EndCall(ctx context.Context, c Call) error {
 	}
 	err := s.write(ctx, func(tx *sql.Tx) error {
 		res, err := tx.ExecContext(ctx, `UPDATE calls SET out_trunk = ?, state = ?, sip_code = ?,
-			reason = ?, hangup_by = ?, ring_at = ?, answer_at = ?, end_at = ?, billed_sec = ?, cost_milli = ?
+			reason = ?, hangup_by = ?, ring_at = ?, answer_at = ?, end_at = ?, billed_sec = ?, cost_milli = ?,
+			packets_from_a = ?, packets_to_a = ?, packets_from_b = ?, packets_to_b = ?
 			WHERE id = ?`,
 			c.OutTrunk, c.State, c.SIPCode, c.Reason, c.HangupBy,
-			ms(c.RingAt), ms(c.AnswerAt), ms(c.EndAt), c.BilledSec, c.CostMilli, c.ID)
+			ms(c.RingAt), ms(c.AnswerAt), ms(c.EndAt), c.BilledSec, c.CostMilli,
+			c.PacketsFromA, c.PacketsToA, c.PacketsFromB, c.PacketsToB, c.ID)
 		if err != nil {
 			return err
 		}
@@ -265,7 +269,8 @@ func scanCalls(rows *sql.Rows) ([]Call, error) {
 		)
 		err := rows.Scan(&c.ID, &c.Tenant, &c.Direction, &c.Agent, &c.Caller, &c.Callee, &c.Virtual,
 			&c.InTrunk, &c.OutTrunk, &c.State, &c.SIPCode, &c.Reason, &c.HangupBy,
-			&setup, &ring, &ans, &endAt, &c.BilledSec, &c.CostMilli)
+			&setup, &ring, &ans, &endAt, &c.BilledSec, &c.CostMilli,
+			&c.PacketsFromA, &c.PacketsToA, &c.PacketsFromB, &c.PacketsToB)
 		if err != nil {
 			return nil, err
 		}

@@ -78,7 +78,7 @@ type Call struct {
 	// B the callee's. A zero on one side is how one-way audio shows in the records.
 	PacketsFromA, PacketsToA int64
 	PacketsFromB, PacketsToB int64
-	Attempts  []Attempt
+	Attempts                 []Attempt
 }
 
 // Attempt is one outbound leg tried for a call.

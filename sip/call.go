@@ -210,21 +210,16 @@ func billedSeconds(answer, end time.Time) int64 {
 	return int64((d + time.Second - 1) / time.Second)
 }
 
-// writeEnd stores a finished call record. Store errors are logged, never fatal to calls.
+// writeEnd stores a finished call record with its attempt in one transaction. Store
+// errors are logged, never fatal to calls.
 func (e *Edge) writeEnd(rec pool.Call, att *pool.Attempt) {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
+	if att != nil && att.Seq > 0 {
+		rec.Attempts = []pool.Attempt{*att}
+	}
 	if err := e.recorder.StartCall(ctx, rec); err != nil {
 		e.log.Error("call record", "call", rec.ID, "err", err)
-		return
-	}
-	if att != nil && att.Seq > 0 {
-		if err := e.recorder.AddAttempt(ctx, *att); err != nil {
-			e.log.Error("call attempt record", "call", rec.ID, "err", err)
-		}
-	}
-	if err := e.recorder.EndCall(ctx, rec); err != nil {
-		e.log.Error("call record end", "call", rec.ID, "err", err)
 	}
 }
 

@@ -28,9 +28,8 @@ type Router interface {
 
 // Recorder keeps call records and binding call times.
 type Recorder interface {
+	// StartCall stores a call record with its attempts.
 	StartCall(ctx context.Context, c pool.Call) error
-	AddAttempt(ctx context.Context, a pool.Attempt) error
-	EndCall(ctx context.Context, c pool.Call) error
 	TouchBinding(ctx context.Context, id int64, at time.Time) error
 }
 
