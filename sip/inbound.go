@@ -201,5 +201,3 @@ func safeUser(u string) string {
 	}
 	return ""
 }
-
-

@@ -59,7 +59,9 @@ func newNegotiation(body []byte, allowed []string, sessionID uint64) (*negotiati
 	return n, nil
 }
 
-func isDTMF(f media.Format) bool { return strings.EqualFold(f.Name, "telephone-event") && f.Rate == 8000 }
+func isDTMF(f media.Format) bool {
+	return strings.EqualFold(f.Name, "telephone-event") && f.Rate == 8000
+}
 
 func codecAllowed(name string, allowed []string) bool {
 	for _, a := range allowed {
