@@ -89,7 +89,8 @@ func (s *SQLiteStore) AddAttempt(ctx context.Context, a Attempt) error {
 
 // EndCall writes the final fields of call record c.ID: OutTrunk, State (empty means
 // "ended"), SIPCode, Reason, HangupBy, RingAt, AnswerAt, EndAt (zero means the
-// store's clock), BilledSec and CostMilli; a zero field is stored as zero. The fields
+// store's clock), BilledSec, CostMilli and the Packets counters; a zero field is
+// stored as zero. The fields
 // set by StartCall (tenant, parties, direction, SetupAt, …) stay as they are. The
 // attempts c carries are stored as AddAttempt does. An unknown call is ErrNotFound.
 func (s *SQLiteStore) EndCall(ctx context.Context, c Call) error {

@@ -51,6 +51,7 @@ func TestCallRoundTrip(t *testing.T) {
 	end := Call{
 		ID: start.ID, OutTrunk: "tr-b", State: "ended", SIPCode: 200, Reason: "callee_bye", HangupBy: "callee",
 		RingAt: at(900), AnswerAt: at(5_000), EndAt: at(65_001), BilledSec: 61, CostMilli: 12_345,
+		PacketsFromA: 3000, PacketsToA: 2999, PacketsFromB: 2998, PacketsToB: 0, // one-way audio
 	}
 	if err := s.EndCall(ctx, end); err != nil {
 		t.Fatal(err)
@@ -62,6 +63,7 @@ func TestCallRoundTrip(t *testing.T) {
 	want = start
 	want.OutTrunk, want.State, want.SIPCode, want.Reason, want.HangupBy = "tr-b", "ended", 200, "callee_bye", "callee"
 	want.RingAt, want.AnswerAt, want.EndAt, want.BilledSec, want.CostMilli = at(900), at(5_000), at(65_001), 61, 12_345
+	want.PacketsFromA, want.PacketsToA, want.PacketsFromB = 3000, 2999, 2998
 	want.Attempts = attempts
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("after EndCall:\n got %+v\nwant %+v", got, want)
@@ -227,5 +229,37 @@ func TestCallsFilter(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// The SIP edge writes a finished call in one go: StartCall and EndCall with the
+// complete record, and its attempt in between. Every field survives.
+func TestCallWrittenWhole(t *testing.T) {
+	ctx := context.Background()
+	s := openTest(t)
+	att := Attempt{CallID: "in-1", Seq: 1, Trunk: "out", From: "+86755", To: "+86139", SIPCode: 200,
+		StartAt: t0.Add(10 * time.Millisecond), RingAt: t0.Add(time.Second), AnswerAt: t0.Add(3 * time.Second),
+		EndAt: t0.Add(63 * time.Second)}
+	rec := Call{ID: "in-1", Tenant: "t1", Direction: Inbound, Agent: "", Caller: "+86138", Callee: "+86139",
+		Virtual: "+86755", InTrunk: "in", OutTrunk: "out", State: "ended", SIPCode: 200, Reason: "caller_bye",
+		HangupBy: "caller", SetupAt: t0, RingAt: att.RingAt, AnswerAt: att.AnswerAt, EndAt: att.EndAt,
+		BilledSec: 60, CostMilli: 900, PacketsFromA: 3000, PacketsToA: 3001, PacketsFromB: 3002, PacketsToB: 3003}
+	if err := s.StartCall(ctx, rec); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.AddAttempt(ctx, att); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.EndCall(ctx, rec); err != nil {
+		t.Fatal(err)
+	}
+	got, err := s.Call(ctx, rec.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := rec
+	want.Attempts = []Attempt{att}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("\n got %+v\nwant %+v", got, want)
 	}
 }

@@ -41,7 +41,7 @@ func parseDTMFInfo(contentType string, body []byte) (dtmfEvent, error) {
 				if err != nil || ms < 0 {
 					return ev, fmt.Errorf("bad DTMF duration %q", v)
 				}
-				ev.duration = time.Duration(ms) * time.Millisecond
+				ev.duration = time.Duration(min(ms, 5000)) * time.Millisecond
 			}
 		}
 	case "application/dtmf":

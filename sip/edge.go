@@ -302,6 +302,9 @@ func (e *Edge) ActiveCalls() int {
 	return len(e.calls)
 }
 
+// Draining reports whether the edge has stopped taking new calls (shutting down).
+func (e *Edge) Draining() bool { return e.draining.Load() }
+
 // Shutdown stops taking calls, lets calls in progress run for the shutdown grace (or
 // until ctx ends), hangs up the rest, unregisters, and closes the listeners.
 func (e *Edge) Shutdown(ctx context.Context) error {

@@ -261,7 +261,13 @@ func (c *caller) call(edge netip.AddrPort, to string) *sipgo.DialogClientSession
 // sendRTP sends n PCMA packets to the address in the callee's SDP answer.
 func (c *caller) sendRTP(d *sipgo.DialogClientSession, pt uint8, n int) {
 	c.t.Helper()
-	ans, err := media.ParseSDP(d.InviteResponse.Body())
+	c.sendRTPTo(d.InviteResponse.Body(), pt, n)
+}
+
+// sendRTPTo sends n packets to the address in an SDP body.
+func (c *caller) sendRTPTo(sdp []byte, pt uint8, n int) {
+	c.t.Helper()
+	ans, err := media.ParseSDP(sdp)
 	if err != nil {
 		c.t.Fatal(err)
 	}

@@ -104,6 +104,12 @@ func serve(ctx context.Context, cfg *configs.Config, log *slog.Logger, stdout io
 	defer edge.Close()
 
 	public := web.NewPublic(map[string]web.Check{
+		"sip": func(context.Context) error {
+			if edge.Draining() {
+				return errors.New("shutting down")
+			}
+			return nil
+		},
 		"store": func(ctx context.Context) error {
 			_, err := store.Calls(ctx, pool.CallFilter{Limit: 1})
 			return err

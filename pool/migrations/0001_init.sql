@@ -77,9 +77,9 @@ CREATE TABLE calls (
     cost_milli INTEGER NOT NULL DEFAULT 0,
     -- RTP packets received from / sent to the caller's leg (a) and the callee's (b).
     packets_from_a INTEGER NOT NULL DEFAULT 0,
-    packets_to_a INTEGER NOT NULL DEFAULT 0,
+    packets_to_a   INTEGER NOT NULL DEFAULT 0,
     packets_from_b INTEGER NOT NULL DEFAULT 0,
-    packets_to_b INTEGER NOT NULL DEFAULT 0
+    packets_to_b   INTEGER NOT NULL DEFAULT 0
 );
 
 -- Listing newest first, across tenants or per tenant (rowid breaks ties).
