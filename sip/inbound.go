@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
+	"strings"
 
 	"callgate/media"
 	"callgate/pool"
@@ -53,7 +54,8 @@ func (e *Edge) inboundCall(req *sip.Request, tx sip.ServerTransaction, in *Trunk
 	in.hold()
 	e.wg.Add(1) // Shutdown waits for calls in setup too
 
-	ds, err := e.dialogFor(in).ReadInvite(req, tx)
+	// Answer on the transport the INVITE came in on: our Contact must be reachable there.
+	ds, err := e.dialogOn(req.Transport()).ReadInvite(req, tx)
 	if err != nil {
 		e.wg.Done()
 		in.release()
@@ -78,16 +80,15 @@ func (e *Edge) inboundCall(req *sip.Request, tx sip.ServerTransaction, in *Trunk
 	go c.run()
 }
 
-// dialogFor is the dialog UA on the transport a trunk uses.
-func (e *Edge) dialogFor(t *Trunk) *sipgo.DialogUA {
-	s, err := e.sideFor(t)
-	if err != nil {
-		if e.udp.dialog != nil {
-			return e.udp.dialog
-		}
+// dialogOn is the dialog UA of a transport ("UDP", "TCP").
+func (e *Edge) dialogOn(transport string) *sipgo.DialogUA {
+	if strings.EqualFold(transport, "tcp") && e.tcp.dialog != nil {
 		return e.tcp.dialog
 	}
-	return s.dialog
+	if e.udp.dialog != nil {
+		return e.udp.dialog
+	}
+	return e.tcp.dialog
 }
 
 // setupInbound routes the call, places the B-leg, and answers A. On error nothing of

@@ -129,11 +129,7 @@ func (e *Edge) onReInvite(req *sip.Request, tx sip.ServerTransaction) {
 	}
 	c.mu.Unlock()
 	res := sip.NewSDPResponseFromRequest(req, body)
-	if ref.side == sideA {
-		res.AppendHeader(sip.HeaderClone(&e.dialogFor(c.inTrunk).ContactHDR))
-	} else {
-		res.AppendHeader(sip.HeaderClone(&e.dialogFor(c.outTrunk).ContactHDR))
-	}
+	res.AppendHeader(sip.HeaderClone(&e.dialogOn(req.Transport()).ContactHDR))
 	if err := tx.Respond(res); err != nil {
 		c.log.Debug("answer re-INVITE", "err", err)
 	}

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"callgate/media"
+	cgsip "callgate/sip"
 
 	"github.com/emiago/sipgo"
 	"github.com/emiago/sipgo/sip"
@@ -117,7 +118,7 @@ func (k *Carrier) Start(addr string) error {
 		_ = tx.Respond(sip.NewResponseFromRequest(req, 200, "OK", nil))
 	})
 	go func() { _ = k.srv.ServeUDP(conn) }()
-	waitListening(k.ua, k.addr.String())
+	cgsip.WaitListening(k.ua.TransportLayer(), "udp", k.addr.String())
 	return nil
 }
 
@@ -373,15 +374,4 @@ func (k *Carrier) verify(req *sip.Request, header string) error {
 		return errors.New("wrong credentials")
 	}
 	return nil
-}
-
-// waitListening waits until sipgo has registered the served socket, so the carrier's
-// first request leaves from it instead of trying to bind the port again.
-func waitListening(ua *sipgo.UserAgent, addr string) {
-	for i := 0; i < 1000; i++ {
-		if c, err := ua.TransportLayer().GetConnection("udp", addr); err == nil && c != nil {
-			return
-		}
-		time.Sleep(time.Millisecond)
-	}
 }
