@@ -197,6 +197,13 @@ func (e *Edge) Start(ctx context.Context) error {
 			return fail(err)
 		}
 	}
+	// Every trunk must be reachable on a transport we serve: say so now, not at the
+	// first call.
+	for _, t := range e.trunks.Load().list {
+		if _, err := e.sideFor(t); err != nil {
+			return fail(fmt.Errorf("sip: %w", err))
+		}
+	}
 	ctx, e.stop = context.WithCancel(context.WithoutCancel(ctx))
 	e.serveDone = make(chan struct{})
 	var serving sync.WaitGroup
@@ -270,7 +277,8 @@ func (e *Edge) sideFor(t *Trunk) (transportSide, error) {
 			return e.udp, nil
 		}
 	}
-	return transportSide{}, fmt.Errorf("%w: trunk %s wants %s, which callgate does not listen on", ErrUnknownTrunk, t.cfg.Name, t.cfg.Transport)
+	return transportSide{}, fmt.Errorf("%w: trunk %q uses transport %s, which callgate does not serve (listeners: udp %q, tcp %q; tls is not supported yet)",
+		ErrUnknownTrunk, t.cfg.Name, t.cfg.Transport, e.set.UDPAddr, e.set.TCPAddr)
 }
 
 // Addr is the bound address of the listener for network ("udp" or "tcp").

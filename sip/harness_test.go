@@ -35,7 +35,7 @@ const (
 // rig is callgate's SIP edge on loopback with a real SQLite store, a carrier B (the
 // demo carrier, a real sipgo UAS) on the outbound trunk, and callers on 127.0.0.2.
 type rig struct {
-	t       *testing.T
+	t       testing.TB
 	edge    *cgsip.Edge
 	store   *pool.SQLiteStore
 	carrier *demo.Carrier
@@ -49,14 +49,14 @@ type rigConfig struct {
 	trunkB  configs.Trunk
 }
 
-func testLogger(t *testing.T) *slog.Logger {
+func testLogger(t testing.TB) *slog.Logger {
 	if os.Getenv("CALLGATE_TEST_LOG") != "" {
 		return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	}
 	return slog.New(slog.DiscardHandler)
 }
 
-func newRig(t *testing.T, opts ...rigOption) *rig {
+func newRig(t testing.TB, opts ...rigOption) *rig {
 	t.Helper()
 	rc := &rigConfig{
 		set: cgsip.Settings{
@@ -126,7 +126,7 @@ func (r *rig) record() pool.Call {
 	return c
 }
 
-func eventually(t *testing.T, what string, cond func() bool) {
+func eventually(t testing.TB, what string, cond func() bool) {
 	t.Helper()
 	deadline := time.Now().Add(10 * time.Second)
 	for !cond() {
@@ -140,7 +140,7 @@ func eventually(t *testing.T, what string, cond func() bool) {
 // caller is a carrier's user agent calling into callgate: a real sipgo UAC on its own
 // loopback address with an RTP socket.
 type caller struct {
-	t      *testing.T
+	t      testing.TB
 	ua     *sipgo.UserAgent
 	client *sipgo.Client
 	dialog *sipgo.DialogClientCache
@@ -159,7 +159,7 @@ type rtpPacket struct {
 	payload []byte
 }
 
-func newCaller(t *testing.T, ip string) *caller {
+func newCaller(t testing.TB, ip string) *caller {
 	t.Helper()
 	ua, err := sipgo.NewUA(sipgo.WithUserAgent("test-carrier-a"))
 	if err != nil {

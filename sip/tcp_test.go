@@ -4,8 +4,13 @@ import (
 	"context"
 	"net"
 	"net/netip"
+	"strings"
 	"testing"
 	"time"
+
+	"callgate/configs"
+	"callgate/media"
+	cgsip "callgate/sip"
 
 	"github.com/emiago/sipgo"
 	"github.com/emiago/sipgo/sip"
@@ -65,5 +70,26 @@ func TestCallOverTCP(t *testing.T) {
 	}
 	if rec := r.record(); rec.SIPCode != 200 || rec.Reason != "caller_bye" || rec.InTrunk != "carrier-a" {
 		t.Fatalf("record %+v", rec)
+	}
+}
+
+func TestTrunkOnUnservedTransportFailsAtStart(t *testing.T) {
+	set := cgsip.Settings{UDPAddr: "127.0.0.1:0", MediaBind: netip.MustParseAddr("127.0.0.1"), MediaPublic: netip.MustParseAddr("127.0.0.1")}
+	trunks := []configs.Trunk{{Name: "secure", Host: "127.0.0.1", Port: 5061, Transport: "tls"}}
+	ports, err := media.NewPorts(31000, 31999, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e, err := cgsip.New(set, trunks, nil, nil, ports)
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = e.Start(context.Background())
+	if err == nil {
+		e.Close()
+		t.Fatal("a tls trunk started without a tls listener")
+	}
+	if !strings.Contains(err.Error(), `trunk "secure" uses transport tls`) {
+		t.Fatalf("unclear error: %v", err)
 	}
 }
