@@ -103,10 +103,10 @@ func TestParseDTMFInfoErrors(t *testing.T) {
 	}
 }
 
-// BUG: dtmf.go:46 computes time.Duration(ms) * time.Millisecond without a bound, so a
-// Duration above math.MaxInt64/1e6 ms (about 292 years) overflows int64 before the clamp
-// at line 63. Duration=10000000000000 wraps to a negative value and is clamped to 40 ms
-// instead of 5 s; other values wrap to an arbitrary duration inside 40 ms..5 s.
+// BUG: (found by this test, fixed in 2697a55; kept as a regression test) dtmf.go:44
+// computed time.Duration(ms) * time.Millisecond before clamping, so a Duration above
+// math.MaxInt64/1e6 ms overflowed int64: Duration=10000000000000 wrapped negative and
+// was clamped to 40 ms instead of 5 s; others wrapped to an arbitrary value in range.
 func TestParseDTMFInfoHugeDurationClampsToMax(t *testing.T) {
 	for _, ms := range []string{
 		"9223372036854",       // largest that does not overflow

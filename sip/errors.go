@@ -69,7 +69,7 @@ func statusFor(err error, noRoute int) (int, string) {
 		return 487, "Request Terminated"
 	case errors.Is(err, ErrNoOffer), errors.Is(err, ErrBadSDP), errors.Is(err, media.ErrNoCommonCodec):
 		return 488, "Not Acceptable Here"
-	case errors.Is(err, ErrDraining), errors.Is(err, ErrTrunkLimit), errors.Is(err, media.ErrNoPorts),
+	case errors.Is(err, ErrTrunkLimit), errors.Is(err, media.ErrNoPorts),
 		errors.Is(err, ErrUnknownTrunk):
 		return 503, "Service Unavailable"
 	case errors.Is(err, context.DeadlineExceeded):
@@ -81,11 +81,15 @@ func statusFor(err error, noRoute int) (int, string) {
 
 // relayStatus decides what the caller hears when the callee's leg fails: the callee's
 // own answer, except for answers that are about us and not the callee (our credentials,
-// redirects we do not follow), which become 503.
+// redirects we do not follow), which become 503, and the callee side's 503, which
+// becomes 500 so the caller's carrier does not take callgate itself for overloaded
+// (RFC 3261 §16.7).
 func relayStatus(code int, reason string) (int, string) {
 	switch {
 	case code == 401 || code == 407 || code >= 300 && code < 400:
 		return 503, "Service Unavailable"
+	case code == 503:
+		return 500, "Server Internal Error"
 	case code < 300 || code > 699:
 		return 500, "Server Internal Error"
 	}
@@ -147,11 +151,20 @@ func reasonPhrase(code int) string {
 // causeOf names an error in call records and logs.
 func causeOf(err error) string {
 	var legErr *LegError
+	var dialogErr *sipgo.ErrDialogResponse
 	switch {
 	case err == nil:
 		return ""
 	case errors.As(err, &legErr):
 		return fmt.Sprintf("callee_%d", legErr.Code)
+	case errors.As(err, &dialogErr):
+		return fmt.Sprintf("callee_%d", dialogErr.Res.StatusCode)
+	case errors.Is(err, ErrForbiddenSource):
+		return "forbidden_source"
+	case errors.Is(err, ErrUnknownTrunk):
+		return "unknown_trunk"
+	case errors.Is(err, context.DeadlineExceeded):
+		return "timeout"
 	case errors.Is(err, routing.ErrNoRoute):
 		return "no_route"
 	case errors.Is(err, routing.ErrInvalidNumber):

@@ -40,6 +40,7 @@ var errorCases = []errorCase{
 	{"leg 399 not followed", &LegError{Code: 399, Reason: "Odd Redirect"}, 503, "Service Unavailable", "callee_399"},
 	{"leg 500 relayed", &LegError{Code: 500, Reason: "Oops"}, 500, "Server Internal Error", "callee_500"},
 	{"leg 502 relayed", &LegError{Code: 502, Reason: "Bad Gateway"}, 502, "Bad Gateway", "callee_502"},
+	{"leg 503 is not our overload", &LegError{Code: 503, Reason: "Service Unavailable"}, 500, "Server Internal Error", "callee_503"},
 	{"leg 408 relayed", &LegError{Code: 408, Reason: "Request Timeout"}, 408, "Request Timeout", "callee_408"},
 	{"leg unlisted 4xx gets class phrase", &LegError{Code: 477, Reason: "Peer Text"}, 477, "Request Failure", "callee_477"},
 	{"leg unlisted 5xx gets class phrase", &LegError{Code: 599, Reason: "Peer Text"}, 599, "Server Failure", "callee_599"},
@@ -53,10 +54,10 @@ var errorCases = []errorCase{
 	{"leg reason never copied", &LegError{Code: 486, Reason: "Injected\r\nX-Evil: 1"}, 486, "Busy Here", "callee_486"},
 
 	// sipgo's own dialog error, if it reaches statusFor unconverted.
-	{"dialog 486", &sipgo.ErrDialogResponse{Res: sip.NewResponse(486, "Busy")}, 486, "Busy Here", "error"},
-	{"dialog 407 wrapped", fmt.Errorf("invite: %w", &sipgo.ErrDialogResponse{Res: sip.NewResponse(407, "Auth")}), 503, "Service Unavailable", "error"},
+	{"dialog 486", &sipgo.ErrDialogResponse{Res: sip.NewResponse(486, "Busy")}, 486, "Busy Here", "callee_486"},
+	{"dialog 407 wrapped", fmt.Errorf("invite: %w", &sipgo.ErrDialogResponse{Res: sip.NewResponse(407, "Auth")}), 503, "Service Unavailable", "callee_407"},
 
-	{"forbidden source", ErrForbiddenSource, 403, "Forbidden", "error"},
+	{"forbidden source", ErrForbiddenSource, 403, "Forbidden", "forbidden_source"},
 	{"no route custom status", routing.ErrNoRoute, 480, "Temporarily Unavailable", "no_route"},
 	{"no route wrapped", fmt.Errorf("route +4930: %w", routing.ErrNoRoute), 480, "Temporarily Unavailable", "no_route"},
 	{"invalid number", routing.ErrInvalidNumber, 484, "Address Incomplete", "invalid_number"},
@@ -69,14 +70,14 @@ var errorCases = []errorCase{
 	{"shutdown then cancel", fmt.Errorf("%w: %w", ErrDraining, ErrCanceled), 503, "Service Unavailable", "shutdown"},
 	{"canceled by shutdown joined", errors.Join(ErrCanceled, ErrDraining), 503, "Service Unavailable", "shutdown"},
 	{"trunk limit", fmt.Errorf("%w: carrier has 2 calls", ErrTrunkLimit), 503, "Service Unavailable", "trunk_limit"},
-	{"unknown trunk", fmt.Errorf("%w: %q", ErrUnknownTrunk, "gone"), 503, "Service Unavailable", "error"},
+	{"unknown trunk", fmt.Errorf("%w: %q", ErrUnknownTrunk, "gone"), 503, "Service Unavailable", "unknown_trunk"},
 	{"no media ports", fmt.Errorf("leg A: %w", media.ErrNoPorts), 503, "Service Unavailable", "no_media_ports"},
 	{"no common codec", fmt.Errorf("%w: caller offered none of PCMU", media.ErrNoCommonCodec), 488, "Not Acceptable Here", "codec"},
 	{"bad SDP", ErrBadSDP, 488, "Not Acceptable Here", "codec"},
 	{"bad SDP wrapped", fmt.Errorf("%w: %w", ErrBadSDP, media.ErrBadSDP), 488, "Not Acceptable Here", "codec"},
 	{"no offer", ErrNoOffer, 488, "Not Acceptable Here", "codec"},
-	{"deadline", context.DeadlineExceeded, 408, "Request Timeout", "error"},
-	{"deadline wrapped", fmt.Errorf("route: %w", context.DeadlineExceeded), 408, "Request Timeout", "error"},
+	{"deadline", context.DeadlineExceeded, 408, "Request Timeout", "timeout"},
+	{"deadline wrapped", fmt.Errorf("route: %w", context.DeadlineExceeded), 408, "Request Timeout", "timeout"},
 	{"unknown", errors.New("disk on fire"), 500, "Server Internal Error", "error"},
 }
 

@@ -60,7 +60,7 @@ func (t *Trunk) Active() int64 { return t.active.Load() }
 
 // owns reports whether a packet from addr belongs to this trunk.
 func (t *Trunk) owns(addr netip.Addr) bool {
-	addr = addr.Unmap()
+	addr = addr.Unmap().WithZone("")
 	for _, p := range t.prefixes {
 		if p.Contains(addr) {
 			return true
