@@ -153,23 +153,10 @@ func (c *call) teardown(ev hangupEvent) {
 		}()
 	}
 	wg.Wait()
-	c.closeMedia()
-	c.countPackets()
-	c.e.forget(c)
-	c.outTrunk.release()
-	c.inTrunk.release()
-
-	now := c.e.now()
-	c.mu.Lock()
-	c.rec.State = "ended"
-	c.rec.EndAt = now
-	c.rec.Reason = ev.cause
-	c.rec.HangupBy = ev.by
-	c.rec.BilledSec = billedSeconds(c.rec.AnswerAt, now)
-	c.att.EndAt = now
-	rec, att := c.rec, c.att
-	c.mu.Unlock()
-	c.e.writeEnd(rec, &att)
+	rec := c.finish(func(r *pool.Call) {
+		r.Reason, r.HangupBy = ev.cause, ev.by
+		r.BilledSec = billedSeconds(r.AnswerAt, r.EndAt)
+	})
 	c.log.Info("call ended", "by", ev.by, "cause", ev.cause, "billed_s", rec.BilledSec)
 }
 
@@ -185,6 +172,29 @@ func (c *call) closeMedia() {
 			c.rtpB.Close()
 		}
 	})
+}
+
+// finish releases what the call holds (media, trunk slots, dialog entries), completes
+// its record with set, and writes it.
+func (c *call) finish(set func(r *pool.Call)) pool.Call {
+	c.closeMedia()
+	c.countPackets()
+	c.e.forget(c)
+	if c.outTrunk != nil {
+		c.outTrunk.release()
+	}
+	c.inTrunk.release()
+	now := c.e.now()
+	c.mu.Lock()
+	c.rec.State, c.rec.EndAt = "ended", now
+	if c.att.Seq > 0 && c.att.EndAt.IsZero() {
+		c.att.EndAt = now
+	}
+	set(&c.rec)
+	rec, att := c.rec, c.att
+	c.mu.Unlock()
+	c.e.writeEnd(rec, &att)
+	return rec
 }
 
 // countPackets copies the legs' RTP counters into the record.

@@ -162,13 +162,7 @@ func TestRingTimeout(t *testing.T) {
 		c.set.RingTimeout = 300 * time.Millisecond
 	})
 	a := newCaller(t, "127.0.0.2")
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	d, err := a.invite(ctx, r.edge.Addr("udp"), numA, numV)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if code := responseCode(d.WaitAnswer(ctx, sipgo.AnswerOptions{})); code != 480 {
+	if code := a.refused(r.edge.Addr("udp"), numV); code != 480 {
 		t.Fatalf("caller got %d, want 480", code)
 	}
 	if rec := r.record(); rec.Reason != "no_answer" || rec.SIPCode != 480 {
@@ -179,13 +173,7 @@ func TestRingTimeout(t *testing.T) {
 func TestCalleeBusyRelayed(t *testing.T) {
 	r := newRig(t, func(c *rigConfig) { c.carrier.Answer = func(string) int { return 486 } })
 	a := newCaller(t, "127.0.0.2")
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	d, err := a.invite(ctx, r.edge.Addr("udp"), numA, numV)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if code := responseCode(d.WaitAnswer(ctx, sipgo.AnswerOptions{})); code != 486 {
+	if code := a.refused(r.edge.Addr("udp"), numV); code != 486 {
 		t.Fatalf("caller got %d, want 486", code)
 	}
 	if rec := r.record(); rec.Reason != "callee_486" || rec.SIPCode != 486 {
@@ -196,13 +184,7 @@ func TestCalleeBusyRelayed(t *testing.T) {
 func TestUnknownNumberIs404(t *testing.T) {
 	r := newRig(t)
 	a := newCaller(t, "127.0.0.2")
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	d, err := a.invite(ctx, r.edge.Addr("udp"), numA, "+8675500009999")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if code := responseCode(d.WaitAnswer(ctx, sipgo.AnswerOptions{})); code != 404 {
+	if code := a.refused(r.edge.Addr("udp"), "+8675500009999"); code != 404 {
 		t.Fatalf("caller got %d, want 404", code)
 	}
 	rec := r.record()

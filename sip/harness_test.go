@@ -289,6 +289,19 @@ func (c *caller) sendRTPTo(sdp []byte, pt uint8, n int) {
 	}
 }
 
+// refused places a call that callgate (or the callee) must refuse and returns the
+// final status the caller got; 0 means the call was not refused.
+func (c *caller) refused(edge netip.AddrPort, to string) int {
+	c.t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	d, err := c.invite(ctx, edge, numA, to)
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	return responseCode(d.WaitAnswer(ctx, sipgo.AnswerOptions{}))
+}
+
 // responseCode is the final status of a failed WaitAnswer.
 func responseCode(err error) int {
 	var de *sipgo.ErrDialogResponse

@@ -168,30 +168,12 @@ func (e *Edge) sdpAddr(l *media.Leg) netip.AddrPort {
 
 // failed ends a call that never connected: releases what it took and writes its record.
 func (c *call) failed(code int, cause error) {
-	c.closeMedia()
-	c.countPackets()
-	c.e.forget(c)
-	if c.outTrunk != nil {
-		c.outTrunk.release()
-	}
-	c.inTrunk.release()
-	now := c.e.now()
-	c.mu.Lock()
-	c.rec.State = "ended"
-	c.rec.SIPCode = code
-	c.rec.Reason = causeOf(cause)
-	if c.rec.Reason == "cancel" {
-		c.rec.HangupBy = "caller"
-	} else {
-		c.rec.HangupBy = "system"
-	}
-	c.rec.EndAt = now
-	if c.att.Seq > 0 && c.att.EndAt.IsZero() {
-		c.att.EndAt = now
-	}
-	rec, att := c.rec, c.att
-	c.mu.Unlock()
-	c.e.writeEnd(rec, &att)
+	rec := c.finish(func(r *pool.Call) {
+		r.SIPCode, r.Reason, r.HangupBy = code, causeOf(cause), "system"
+		if r.Reason == "cancel" {
+			r.HangupBy = "caller"
+		}
+	})
 	c.log.Info("call failed", "code", code, "cause", rec.Reason, "err", cause)
 }
 

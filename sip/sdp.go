@@ -130,29 +130,33 @@ func (n *negotiation) applyAnswer(body []byte) (media.SessionDesc, error) {
 
 // sdpForB is our offer to B.
 func (n *negotiation) sdpForB(addr netip.AddrPort) []byte {
-	return media.SessionDesc{
-		Username:  "callgate",
-		SessionID: n.sessionID,
-		Version:   n.versionB,
-		Addr:      addr.Addr(),
-		Port:      int(addr.Port()),
-		Formats:   n.offerB,
-		Direction: media.SendRecv,
-		Ptime:     20,
-	}.Marshal()
+	return n.sdp(addr, n.offerB, n.versionB, media.SendRecv)
 }
 
 // sdpForA is our answer to A: the codec B chose, with A's payload types, and A's
 // telephone-event if A offered it. dir is the direction we answer with.
 func (n *negotiation) sdpForA(addr netip.AddrPort, dir media.Direction) []byte {
-	formats := []media.Format{n.audioA}
-	if n.dtmfA != nil {
-		formats = append(formats, *n.dtmfA)
+	return n.sdp(addr, inUse(n.audioA, n.dtmfA), n.versionA, dir)
+}
+
+// sdpForBAnswer is our answer to a re-INVITE from B: the codec in use with B's types.
+func (n *negotiation) sdpForBAnswer(addr netip.AddrPort, dir media.Direction) []byte {
+	return n.sdp(addr, inUse(n.audioB, n.dtmfB), n.versionB, dir)
+}
+
+func inUse(audio media.Format, dtmf *media.Format) []media.Format {
+	if dtmf == nil {
+		return []media.Format{audio}
 	}
+	return []media.Format{audio, *dtmf}
+}
+
+// sdp writes one of our session descriptions for a leg.
+func (n *negotiation) sdp(addr netip.AddrPort, formats []media.Format, version uint64, dir media.Direction) []byte {
 	return media.SessionDesc{
 		Username:  "callgate",
 		SessionID: n.sessionID,
-		Version:   n.versionA,
+		Version:   version,
 		Addr:      addr.Addr(),
 		Port:      int(addr.Port()),
 		Formats:   formats,
@@ -169,22 +173,4 @@ func remoteOf(d media.SessionDesc) netip.AddrPort {
 // onHold reports whether an SDP puts the sender on hold: it will not receive.
 func onHold(d media.SessionDesc) bool {
 	return !d.Receiving()
-}
-
-// sdpForBAnswer is our answer to a re-INVITE from B: the codec in use with B's types.
-func (n *negotiation) sdpForBAnswer(addr netip.AddrPort, dir media.Direction) []byte {
-	formats := []media.Format{n.audioB}
-	if n.dtmfB != nil {
-		formats = append(formats, *n.dtmfB)
-	}
-	return media.SessionDesc{
-		Username:  "callgate",
-		SessionID: n.sessionID,
-		Version:   n.versionB,
-		Addr:      addr.Addr(),
-		Port:      int(addr.Port()),
-		Formats:   formats,
-		Direction: dir,
-		Ptime:     20,
-	}.Marshal()
 }
