@@ -233,30 +233,32 @@ func (e *Edge) writeEnd(rec pool.Call, att *pool.Attempt) {
 	}
 }
 
-// remember makes a call's dialogs findable by in-dialog requests.
+// remember makes a call's dialogs findable by in-dialog requests. Safe to repeat.
+// The tables are sync.Maps: call setup takes no lock shared by all calls.
 func (e *Edge) remember(c *call) {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	e.calls[c.id] = c
+	if _, loaded := e.calls.LoadOrStore(c.id, c); !loaded {
+		e.live.Add(1)
+	}
 	if c.aID != "" {
-		e.dialogs[c.aID] = dialogRef{call: c, side: sideA}
+		e.dialogs.Store(c.aID, dialogRef{call: c, side: sideA})
 	}
 	if c.bID != "" {
-		e.dialogs[c.bID] = dialogRef{call: c, side: sideB}
+		e.dialogs.Store(c.bID, dialogRef{call: c, side: sideB})
 	}
 }
 
 func (e *Edge) forget(c *call) {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	delete(e.calls, c.id)
-	delete(e.dialogs, c.aID)
-	delete(e.dialogs, c.bID)
+	if _, loaded := e.calls.LoadAndDelete(c.id); loaded {
+		e.live.Add(-1)
+	}
+	e.dialogs.CompareAndDelete(c.aID, dialogRef{call: c, side: sideA})
+	e.dialogs.CompareAndDelete(c.bID, dialogRef{call: c, side: sideB})
 }
 
 func (e *Edge) lookup(callID string) (dialogRef, bool) {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	r, ok := e.dialogs[callID]
-	return r, ok
+	v, ok := e.dialogs.Load(callID)
+	if !ok {
+		return dialogRef{}, false
+	}
+	return v.(dialogRef), true
 }

@@ -93,10 +93,10 @@ type Edge struct {
 	trunks atomic.Pointer[trunkSet]
 	regs   *registrations
 
-	mu      sync.Mutex
-	dialogs map[string]dialogRef // by Call-ID, both legs of every live call
-	calls   map[string]*call     // by call id
-	wg      sync.WaitGroup       // one per live call goroutine
+	dialogs sync.Map       // Call-ID → dialogRef, both legs of every live call
+	calls   sync.Map       // call id → *call
+	live    atomic.Int64   // entries in calls
+	wg      sync.WaitGroup // one per call in setup or connected
 
 	draining  atomic.Bool
 	closeOnce sync.Once
@@ -128,8 +128,6 @@ func New(set Settings, trunks []configs.Trunk, router Router, recorder Recorder,
 		recorder: recorder,
 		ports:    ports,
 		now:      time.Now,
-		dialogs:  make(map[string]dialogRef),
-		calls:    make(map[string]*call),
 	}
 	for _, o := range opts {
 		o(e)
@@ -305,9 +303,7 @@ func (e *Edge) Trunks() []*Trunk { return append([]*Trunk(nil), e.trunks.Load().
 
 // ActiveCalls is the number of calls in progress.
 func (e *Edge) ActiveCalls() int {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	return len(e.calls)
+	return int(e.live.Load())
 }
 
 // Draining reports whether the edge has stopped taking new calls (shutting down).
@@ -362,15 +358,10 @@ func (e *Edge) Close() error {
 }
 
 func (e *Edge) hangupAll(cause string) {
-	e.mu.Lock()
-	live := make([]*call, 0, len(e.calls))
-	for _, c := range e.calls {
-		live = append(live, c)
-	}
-	e.mu.Unlock()
-	for _, c := range live {
-		c.hangup(hangupEvent{by: "system", cause: cause})
-	}
+	e.calls.Range(func(_, v any) bool {
+		v.(*call).hangup(hangupEvent{by: "system", cause: cause})
+		return true
+	})
 }
 
 // routes installs the request handlers.
