@@ -27,6 +27,10 @@ type Config struct {
 	Pools []Pool `yaml:"pools"`
 	// Bindings are static virtual-number bindings defined in config.
 	Bindings []Binding `yaml:"bindings"`
+	// Agents are the people who log in on the agent page and place calls for a tenant.
+	Agents []Agent `yaml:"agents"`
+	// Web holds settings of the HTTP surface.
+	Web Web `yaml:"web"`
 	// Demo runs a demo carrier on loopback (used by the built-in default config).
 	Demo Demo `yaml:"demo"`
 
@@ -73,6 +77,18 @@ type Media struct {
 	// RTPTimeout hangs up an answered call when no RTP arrives for this long; default
 	// 60s; negative: off.
 	RTPTimeout Duration `yaml:"rtp_timeout"`
+
+	// ICEPortMin and ICEPortMax bound the UDP ports of the browsers' WebRTC legs; both
+	// 0 (the default) means any free port. When set, the range lies within 1024-65535
+	// and apart from PortMin-PortMax.
+	ICEPortMin int `yaml:"ice_port_min"`
+	ICEPortMax int `yaml:"ice_port_max"`
+	// ICEMux, when set, is the one UDP host:port all browsers' WebRTC legs share
+	// (single-port ICE); the ICE port range must then be unset. Default: off.
+	ICEMux string `yaml:"ice_mux"`
+	// ICEPublicIPs are the IPs advertised to browsers as ICE candidates, for a host
+	// behind 1:1 NAT; default: none (the host's own addresses).
+	ICEPublicIPs []string `yaml:"ice_public_ips"`
 }
 
 // Storage selects the store. Exactly one of its members is set; default SQLite at
@@ -176,6 +192,40 @@ type Binding struct {
 	Trunk string `yaml:"trunk"`
 
 	Pos Pos `yaml:"-"`
+}
+
+// Agent is a person who logs in on the agent page to place calls for a tenant. An agent
+// logs in with a password, checked against PasswordHash, or with a static token, read
+// from the environment variable TokenEnv or the file TokenFile; at least one of the
+// two ways must be configured. Neither a password nor a token is ever written in the
+// YAML itself.
+type Agent struct {
+	// Tenant is the name of the agent's tenant.
+	Tenant string `yaml:"tenant"`
+	// Name identifies the agent within its tenant: 1 to 64 of A-Z a-z 0-9 . _ -.
+	Name string `yaml:"name"`
+	// PasswordHash is a bcrypt hash ($2a$, $2b$ or $2y$) of the agent's password.
+	PasswordHash string `yaml:"password_hash"`
+	// TokenEnv names an environment variable holding the agent's login token.
+	TokenEnv string `yaml:"token_env"`
+	// TokenFile is the path of a file holding the agent's login token, relative to the
+	// directory of the config file; trailing newlines are trimmed.
+	TokenFile string `yaml:"token_file"`
+	// Token is resolved at load time from TokenEnv or TokenFile: at least 16
+	// characters, and no two agents share one. Empty if the agent has no token.
+	Token string `yaml:"-"`
+
+	Pos Pos `yaml:"-"`
+}
+
+// Web holds settings of the HTTP surface.
+type Web struct {
+	// AllowedOrigins are the origins ("https://crm.example.com", "http://127.0.0.1:9000")
+	// of pages, besides callgate's own agent page, that may open the agent websocket:
+	// business systems embedding the JS SDK. Scheme and host are lower-cased and a
+	// default port (:80 for http, :443 for https) dropped, as browsers send them in the
+	// Origin header. Default: none.
+	AllowedOrigins []string `yaml:"allowed_origins"`
 }
 
 // Demo configures the built-in demo carrier: a SIP user agent on loopback that answers

@@ -29,6 +29,11 @@ const (
 	defaultMediaPortMax     = 29999            // media.port_max
 	defaultMediaBindAddress = "127.0.0.1"      // media.bind_address
 	defaultRTPTimeout       = 60 * time.Second // media.rtp_timeout (negative: off)
+	// media.ice_port_min and media.ice_port_max: 0, any free port; media.ice_mux: "",
+	// off; media.ice_public_ips: none, the host's own addresses are advertised.
+
+	// web.allowed_origins: none; only callgate's own agent page opens the websocket.
+	// agents[]: no defaults; every agent names its tenant and how it logs in.
 
 	defaultSQLitePath = "callgate.db" // storage.sqlite.path, relative to the working dir
 

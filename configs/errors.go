@@ -24,7 +24,8 @@ var (
 	// ErrInvalid means a value is well-typed but not allowed (out of range, malformed,
 	// a reference to something that does not exist, a duplicate name).
 	ErrInvalid = errors.New("invalid value")
-	// ErrSecret means a trunk's digest password could not be resolved.
+	// ErrSecret means a secret (a trunk's digest password, an agent's login token)
+	// could not be resolved: its environment variable or file is missing or empty.
 	ErrSecret = errors.New("secret unavailable")
 )
 

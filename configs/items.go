@@ -12,7 +12,7 @@ import (
 )
 
 // This file checks the lists: tenants, trunks, pools and bindings, and the references
-// between them.
+// between them; agents.go checks the agents.
 
 // names maps the names of one list's items to where each was first defined.
 type names map[string]Pos
@@ -27,12 +27,13 @@ func (n names) claim(name string, p Pos) (first Pos, free bool) {
 	return Pos{}, true
 }
 
-// items checks the four lists in dependency order.
+// items checks the lists in dependency order.
 func (v *validation) items() {
 	tenants := v.tenants()
 	trunks := v.trunks()
 	owners := v.pools(tenants, trunks)
 	v.bindings(tenants, trunks, owners)
+	v.agents(tenants)
 }
 
 // itemPlace is where list item o, labelled from its noun and id, was written.

@@ -74,6 +74,8 @@ type document struct {
 	Trunks     []*item[Trunk]   `yaml:"trunks"`
 	Pools      []*item[Pool]    `yaml:"pools"`
 	Bindings   []*item[Binding] `yaml:"bindings"`
+	Agents     []*item[Agent]   `yaml:"agents"`
+	Web        Web              `yaml:"web"`
 	Demo       Demo             `yaml:"demo"`
 }
 
@@ -135,7 +137,7 @@ type source struct {
 	main string     // the main file's name
 	root *yaml.Node // the main file's top-level mapping
 
-	tenants, trunks, pools, bindings []origin // parallel to the Config's lists
+	tenants, trunks, pools, bindings, agents []origin // parallel to the Config's lists
 
 	// partial is set when some file could not be read or parsed at all: references
 	// between items are then not checked, since their targets may be in that file.
@@ -158,6 +160,7 @@ func (l loader) load(name, dir string, b []byte) (*Config, error) {
 		Storage:    doc.Storage,
 		Log:        doc.Log,
 		TrunkFiles: doc.TrunkFiles,
+		Web:        doc.Web,
 		Demo:       doc.Demo,
 		Files:      []string{name},
 	}
@@ -166,6 +169,7 @@ func (l loader) load(name, dir string, b []byte) (*Config, error) {
 	cfg.Trunks, src.trunks = unwrap(name, doc.Trunks, w)
 	cfg.Pools, src.pools = unwrap(name, doc.Pools, w)
 	cfg.Bindings, src.bindings = unwrap(name, doc.Bindings, w)
+	cfg.Agents, src.agents = unwrap(name, doc.Agents, w)
 
 	l.loadTrunkFiles(cfg, src, dir, &p)
 
@@ -293,6 +297,9 @@ func setPositions(cfg *Config, src *source) {
 	}
 	for i := range cfg.Bindings {
 		cfg.Bindings[i].Pos = src.bindings[i].pos()
+	}
+	for i := range cfg.Agents {
+		cfg.Agents[i].Pos = src.agents[i].pos()
 	}
 }
 

@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 	"testing/fstest"
+
+	"golang.org/x/crypto/bcrypt"
 )
 
 // envLoader reads real files but takes the environment from env.
@@ -223,7 +225,7 @@ func TestDefaultConfig(t *testing.T) {
 	}
 	m := cfg.Media
 	m.RTPTimeout = 0
-	if m != want.Media {
+	if !reflect.DeepEqual(m, want.Media) {
 		t.Errorf("Media = %+v, want %+v", m, want.Media)
 	}
 	if cfg.Demo != want.Demo || cfg.Storage.SQLite.Path != "callgate.db" {
@@ -240,10 +242,17 @@ func TestDefaultConfig(t *testing.T) {
 		!slices.Equal(tr.InboundCIDRs, []string{"127.0.0.0/8"}) || tr.Auth != nil || tr.Register != nil {
 		t.Errorf("trunk = %+v", tr)
 	}
-	wantPool := Pool{Name: "demo-virtual", Supplier: "demo", Type: "virtual", Region: "Shenzhen", Tenant: "demo",
-		Trunks: []string{"demo-carrier"}, Numbers: []string{"+8675500000001", "+8675500000002"}, Pos: cfg.Pools[0].Pos}
-	if len(cfg.Pools) != 1 || !reflect.DeepEqual(cfg.Pools[0], wantPool) {
-		t.Errorf("Pools = %+v", cfg.Pools)
+	if len(cfg.Pools) != 2 {
+		t.Fatalf("Pools = %+v", cfg.Pools)
+	}
+	wantPools := []Pool{
+		{Name: "demo-virtual", Supplier: "demo", Type: "virtual", Region: "Shenzhen", Tenant: "demo",
+			Trunks: []string{"demo-carrier"}, Numbers: []string{"+8675500000001", "+8675500000002"}, Pos: cfg.Pools[0].Pos},
+		{Name: "demo-fixed", Supplier: "demo", Type: "fixed", Region: "Shanghai", Tenant: "demo",
+			Trunks: []string{"demo-carrier"}, Numbers: []string{"+862100000001", "+862100000002"}, Pos: cfg.Pools[1].Pos},
+	}
+	if !reflect.DeepEqual(cfg.Pools, wantPools) {
+		t.Errorf("Pools = %+v, want %+v", cfg.Pools, wantPools)
 	}
 	wantBinding := Binding{Tenant: "demo", Mode: "AXN", Virtual: "+8675500000001", B: "+8613800000001", Trunk: "demo-carrier", Pos: cfg.Bindings[0].Pos}
 	if len(cfg.Bindings) != 1 || cfg.Bindings[0] != wantBinding {
@@ -252,10 +261,32 @@ func TestDefaultConfig(t *testing.T) {
 	if cfg.Bindings[0].Pos.File != BuiltinName || cfg.Bindings[0].Pos.Line == 0 {
 		t.Errorf("binding Pos = %v", cfg.Bindings[0].Pos)
 	}
+	if len(cfg.Agents) != 1 {
+		t.Fatalf("Agents = %+v", cfg.Agents)
+	}
+	a := cfg.Agents[0]
+	if a.Tenant != "demo" || a.Name != "demo" || a.TokenEnv != "" || a.TokenFile != "" || a.Token != "" ||
+		a.Pos.File != BuiltinName || a.Pos.Line == 0 {
+		t.Errorf("agent = %+v", a)
+	}
+	if err := bcrypt.CompareHashAndPassword([]byte(a.PasswordHash), []byte("demo")); err != nil {
+		t.Errorf("the demo agent's password is not \"demo\": %v", err)
+	}
+	if len(cfg.Web.AllowedOrigins) != 0 || cfg.Media.ICEMux != "" || len(cfg.Media.ICEPublicIPs) != 0 {
+		t.Errorf("Web = %+v, Media = %+v", cfg.Web, cfg.Media)
+	}
+}
+
+// setExampleEnv sets the environment variables callgate.example.yaml reads its
+// secrets from.
+func setExampleEnv(t *testing.T) {
+	t.Helper()
+	t.Setenv("CALLGATE_CARRIER_A_PASSWORD", "s3cret")
+	t.Setenv("CALLGATE_AGENT_CRM_BOT_TOKEN", "crm-bot-token-0123456789")
 }
 
 func TestExampleConfig(t *testing.T) {
-	t.Setenv("CALLGATE_CARRIER_A_PASSWORD", "s3cret")
+	setExampleEnv(t)
 	cfg, err := Load("callgate.example.yaml")
 	if err != nil {
 		t.Fatal(err)
@@ -281,12 +312,29 @@ func TestExampleConfig(t *testing.T) {
 	if cfg.Bindings[0].Trunk != "carrier-a" {
 		t.Errorf("binding trunk = %q, want the pool's first trunk", cfg.Bindings[0].Trunk)
 	}
+	if len(cfg.Agents) != 2 {
+		t.Fatalf("Agents = %+v", cfg.Agents)
+	}
+	if a := cfg.Agents[0]; a.Name != "alice" || a.Tenant != "acme" || a.PasswordHash == "" || a.Token != "" {
+		t.Errorf("alice = %+v", a)
+	}
+	if a := cfg.Agents[1]; a.Name != "crm-bot" || a.Token != "crm-bot-token-0123456789" || a.PasswordHash != "" {
+		t.Errorf("crm-bot = %+v", a)
+	}
+	if want := []string{"https://crm.acme.example", "http://127.0.0.1:9000"}; !slices.Equal(cfg.Web.AllowedOrigins, want) {
+		t.Errorf("AllowedOrigins = %q, want %q", cfg.Web.AllowedOrigins, want)
+	}
+	m := cfg.Media
+	if m.ICEPortMin != 40000 || m.ICEPortMax != 40999 || m.ICEMux != "" || !slices.Equal(m.ICEPublicIPs, []string{"203.0.113.10"}) {
+		t.Errorf("ICE settings = %d-%d mux %q public %q", m.ICEPortMin, m.ICEPortMax, m.ICEMux, m.ICEPublicIPs)
+	}
 }
 
 func TestExampleConfigNeedsItsSecret(t *testing.T) {
 	_, err := envLoader(nil).loadPath("callgate.example.yaml")
 	checkProblems(t, errorLines(t, err), []wantProblem{
 		{filepath.Join("trunks", "carrier-a.yaml") + ":14", "environment variable CALLGATE_CARRIER_A_PASSWORD is not set"},
+		{"callgate.example.yaml:145", `agent "crm-bot": token_env: environment variable CALLGATE_AGENT_CRM_BOT_TOKEN is not set`},
 	})
 }
 

@@ -53,6 +53,8 @@ func itemNoun(t reflect.Type) (noun, key string) {
 		return "pool", "name"
 	case reflect.TypeFor[Binding]():
 		return "binding for virtual", "virtual"
+	case reflect.TypeFor[Agent]():
+		return "agent", "name"
 	}
 	return "", ""
 }
@@ -474,8 +476,11 @@ func lineAt(n *yaml.Node, path ...any) int {
 
 // join appends a segment to a message path.
 func join(path, seg string) string {
-	if path == "" {
+	switch {
+	case path == "":
 		return seg
+	case seg == "":
+		return path
 	}
 	return path + ": " + seg
 }

@@ -12,8 +12,10 @@ import (
 const summaryMaxRows = 20
 
 // Summary describes a loaded config in a few lines for `callgate check`: the files
-// read, the listeners, and the counts and names of tenants, trunks (address, transport,
-// registration), pools (type, number count), numbers and bindings.
+// read, the listeners, the media and ICE ports, the counts and names of tenants,
+// trunks (address, transport, registration), pools (type, number count), numbers and
+// bindings, the number of agents per tenant and the origins allowed to open the agent
+// websocket. It never shows a secret, token or password hash.
 func Summary(c *Config) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "files: %s\n", strings.Join(c.Files, ", "))
@@ -26,6 +28,9 @@ func Summary(c *Config) string {
 	}
 	fmt.Fprintf(&b, "media: %s ports %d-%d, SDP address %s\n",
 		c.Media.BindAddress, c.Media.PortMin, c.Media.PortMax, c.Media.PublicAddress)
+	if ice := iceSummary(c.Media); ice != "" {
+		fmt.Fprintf(&b, "ice: %s\n", ice)
+	}
 	if c.Storage.SQLite != nil {
 		fmt.Fprintf(&b, "storage: sqlite %s\n", c.Storage.SQLite.Path)
 	}
@@ -73,7 +78,47 @@ func Summary(c *Config) string {
 		bd := c.Bindings[i]
 		return fmt.Sprintf("%s %s -> %s\ttenant %s\ttrunk %s", bd.Mode, bd.Virtual, bd.B, bd.Tenant, bd.Trunk)
 	})
+
+	var order []string
+	perTenant := map[string]int{}
+	for _, a := range c.Agents {
+		if perTenant[a.Tenant] == 0 {
+			order = append(order, a.Tenant)
+		}
+		perTenant[a.Tenant]++
+	}
+	fmt.Fprintf(&b, "agents: %d", len(c.Agents))
+	for i, t := range order {
+		sep := ", "
+		if i == 0 {
+			sep = " — "
+		}
+		fmt.Fprintf(&b, "%s%s: %d", sep, t, perTenant[t])
+	}
+	b.WriteByte('\n')
+
+	origins := "none (only the agent page's own)"
+	if len(c.Web.AllowedOrigins) > 0 {
+		origins = strings.Join(c.Web.AllowedOrigins, ", ")
+	}
+	fmt.Fprintf(&b, "web: allowed origins %s\n", origins)
 	return b.String()
+}
+
+// iceSummary describes the ICE settings of the browsers' legs, or "" if all are
+// default.
+func iceSummary(m Media) string {
+	var parts []string
+	switch {
+	case m.ICEMux != "":
+		parts = append(parts, "single port "+m.ICEMux)
+	case m.ICEPortMin != 0:
+		parts = append(parts, fmt.Sprintf("ports %d-%d", m.ICEPortMin, m.ICEPortMax))
+	}
+	if len(m.ICEPublicIPs) > 0 {
+		parts = append(parts, "public IPs "+strings.Join(m.ICEPublicIPs, ", "))
+	}
+	return strings.Join(parts, ", ")
 }
 
 // table writes up to summaryMaxRows rows, indented, with tab-separated columns

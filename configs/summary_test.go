@@ -6,7 +6,7 @@ import (
 )
 
 func TestSummary(t *testing.T) {
-	t.Setenv("CALLGATE_CARRIER_A_PASSWORD", "s3cret")
+	setExampleEnv(t)
 	cfg, err := Load("callgate.example.yaml")
 	if err != nil {
 		t.Fatal(err)
@@ -24,13 +24,18 @@ func TestSummary(t *testing.T) {
 		"numbers: 5\n",
 		"bindings: 2\n",
 		"AXN +8675561000001 -> +8613912345678",
+		"ice: ports 40000-40999, public IPs 203.0.113.10\n",
+		"agents: 2 — acme: 2\n",
+		"web: allowed origins https://crm.acme.example, http://127.0.0.1:9000\n",
 	} {
 		if !strings.Contains(s, want) {
 			t.Errorf("summary lacks %q:\n%s", want, s)
 		}
 	}
-	if strings.Contains(s, "s3cret") {
-		t.Error("summary shows a password")
+	for _, secret := range []string{"s3cret", "crm-bot-token", "$2a$"} {
+		if strings.Contains(s, secret) {
+			t.Errorf("summary shows a secret (%q)", secret)
+		}
 	}
 }
 
@@ -40,7 +45,8 @@ func TestSummaryDefault(t *testing.T) {
 		t.Fatal(err)
 	}
 	s := Summary(cfg)
-	for _, want := range []string{"files: (built-in default)\n", "demo carrier: 127.0.0.1:5070\n", "register: no", "numbers: 2\n", "bindings: 1\n"} {
+	for _, want := range []string{"files: (built-in default)\n", "demo carrier: 127.0.0.1:5070\n", "register: no", "numbers: 4\n", "bindings: 1\n",
+		"demo-fixed    fixed    2 numbers  tenant demo", "agents: 1 — demo: 1\n", "web: allowed origins none"} {
 		if !strings.Contains(s, want) {
 			t.Errorf("summary lacks %q:\n%s", want, s)
 		}

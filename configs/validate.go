@@ -12,7 +12,8 @@ import (
 )
 
 // This file checks the settings sections (listen, sip, media, storage, log, demo) and
-// holds the helpers shared by all checks; items.go checks the lists.
+// holds the helpers shared by all checks; web.go checks the web section, items.go and
+// agents.go the lists.
 
 // validation checks one loaded, defaulted config and normalises the values it accepts
 // in several spellings (case of enums, CIDR notation).
@@ -91,6 +92,7 @@ func (v *validation) validate() {
 	v.media(top)
 	v.storageAndLog(top)
 	v.demo(top)
+	v.web(top)
 	v.items()
 }
 
@@ -189,6 +191,73 @@ func (v *validation) media(top place) {
 		}
 	case err == nil && bind.IsUnspecified():
 		v.bad(top, at("media", "bind_address"), "%s binds all interfaces, so media.public_address must be set to the IP peers send RTP to", m.BindAddress)
+	}
+	v.ice(top, portsOK)
+}
+
+// ice checks the settings of the browsers' WebRTC legs. rtpOK says whether the RTP
+// port range is valid, so that overlaps with it can be checked.
+func (v *validation) ice(top place, rtpOK bool) {
+	m := &v.cfg.Media
+	inRTP := func(p int) bool { return rtpOK && p >= m.PortMin && p <= m.PortMax }
+	rangeSet := m.ICEPortMin != 0 || m.ICEPortMax != 0
+	if rangeSet {
+		ok := true
+		for _, p := range []struct {
+			key  string
+			port int
+		}{{"ice_port_min", m.ICEPortMin}, {"ice_port_max", m.ICEPortMax}} {
+			switch {
+			case p.port == 0:
+				v.bad(top, at("media", p.key), "set both ice_port_min and ice_port_max, or neither (any port)")
+				ok = false
+			case p.port < 1024 || p.port > 65535:
+				v.bad(top, at("media", p.key), "port %d is outside 1024-65535", p.port)
+				ok = false
+			}
+		}
+		switch {
+		case !ok:
+		case m.ICEPortMin > m.ICEPortMax:
+			v.bad(top, at("media", "ice_port_min"), "ICE port range %d-%d is empty: ice_port_min must not be above ice_port_max", m.ICEPortMin, m.ICEPortMax)
+		case rtpOK && m.ICEPortMin <= m.PortMax && m.PortMin <= m.ICEPortMax:
+			v.bad(top, at("media", "ice_port_min"), "ICE port range %d-%d overlaps the RTP port range %d-%d (port_min-port_max)",
+				m.ICEPortMin, m.ICEPortMax, m.PortMin, m.PortMax)
+		}
+	}
+	if m.ICEMux != "" {
+		_, port, _ := net.SplitHostPort(m.ICEMux)
+		n, _ := strconv.Atoi(port)
+		switch msg := checkHostPort(m.ICEMux, false); {
+		case msg != "":
+			v.bad(top, at("media", "ice_mux"), "%s", msg)
+		case rangeSet:
+			v.bad(top, at("media", "ice_mux"), "set either ice_mux (one port for all browsers) or ice_port_min and ice_port_max, not both")
+		case inRTP(n):
+			v.bad(top, at("media", "ice_mux"), "port %d is inside the RTP port range %d-%d (port_min-port_max)", n, m.PortMin, m.PortMax)
+		case m.ICEMux == v.cfg.Listen.SIPUDP:
+			v.bad(top, at("media", "ice_mux"), "address %s is already used by listen.sip_udp", m.ICEMux)
+		case m.ICEMux == v.cfg.Demo.Carrier:
+			v.bad(top, at("media", "ice_mux"), "address %s is already used by demo.carrier", m.ICEMux)
+		}
+	}
+	seen := map[netip.Addr]bool{}
+	for i, s := range m.ICEPublicIPs {
+		ip, err := netip.ParseAddr(s)
+		switch {
+		case err != nil || ip.Zone() != "":
+			v.bad(top, at("media", "ice_public_ips", i), "invalid IP address %q", s)
+			continue
+		case ip.IsUnspecified():
+			v.bad(top, at("media", "ice_public_ips", i), "%s is no address browsers can reach: want the host's public IP", s)
+			continue
+		}
+		ip = ip.Unmap()
+		if seen[ip] {
+			v.bad(top, at("media", "ice_public_ips", i), "IP %s is listed twice", ip)
+		}
+		seen[ip] = true
+		m.ICEPublicIPs[i] = ip.String()
 	}
 }
 

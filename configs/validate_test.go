@@ -2,6 +2,7 @@ package configs
 
 import (
 	"errors"
+	"reflect"
 	"slices"
 	"strings"
 	"testing"
@@ -49,6 +50,64 @@ func TestValidationProblems(t *testing.T) {
 			want: []wantProblem{
 				{"main.yaml:2", `media: port_min: port 80 is outside 1024-65535`},
 				{"main.yaml:3", `media: port_max: port 70000 is outside 1024-65535`},
+			},
+		},
+		{
+			name: "ICE range half set",
+			yaml: "media:\n  ice_port_min: 40000\n",
+			want: []wantProblem{{"main.yaml:1", `media: ice_port_max: set both ice_port_min and ice_port_max, or neither (any port)`}},
+		},
+		{
+			name: "ICE ports out of range",
+			yaml: "media:\n  ice_port_min: 80\n  ice_port_max: 70000\n",
+			want: []wantProblem{
+				{"main.yaml:2", `media: ice_port_min: port 80 is outside 1024-65535`},
+				{"main.yaml:3", `media: ice_port_max: port 70000 is outside 1024-65535`},
+			},
+		},
+		{
+			name: "ICE range empty",
+			yaml: "media:\n  ice_port_min: 41000\n  ice_port_max: 40000\n",
+			want: []wantProblem{{"main.yaml:2", `media: ice_port_min: ICE port range 41000-40000 is empty: ice_port_min must not be above ice_port_max`}},
+		},
+		{
+			name: "ICE range overlaps RTP",
+			yaml: "media:\n  port_min: 20000\n  port_max: 29999\n  ice_port_min: 10000\n  ice_port_max: 20000\n",
+			want: []wantProblem{{"main.yaml:4", `media: ice_port_min: ICE port range 10000-20000 overlaps the RTP port range 20000-29999 (port_min-port_max)`}},
+		},
+		{
+			name: "ICE mux and range",
+			yaml: "media:\n  ice_port_min: 40000\n  ice_port_max: 40999\n  ice_mux: 127.0.0.1:3478\n",
+			want: []wantProblem{{"main.yaml:4", `media: ice_mux: set either ice_mux (one port for all browsers) or ice_port_min and ice_port_max, not both`}},
+		},
+		{
+			name: "ICE mux not host:port",
+			yaml: "media:\n  ice_mux: \"3478\"\n",
+			want: []wantProblem{{"main.yaml:2", `media: ice_mux: invalid address "3478": want host:port`}},
+		},
+		{
+			name: "ICE mux on port 0",
+			yaml: "media:\n  ice_mux: 127.0.0.1:0\n",
+			want: []wantProblem{{"main.yaml:2", `media: ice_mux: invalid port in "127.0.0.1:0": want 1-65535`}},
+		},
+		{
+			name: "ICE mux inside the RTP range",
+			yaml: "media:\n  ice_mux: 0.0.0.0:20002\n",
+			want: []wantProblem{{"main.yaml:2", `media: ice_mux: port 20002 is inside the RTP port range 20000-29999 (port_min-port_max)`}},
+		},
+		{
+			name: "ICE mux on the SIP port",
+			yaml: "listen:\n  sip_udp: 127.0.0.1:5060\nmedia:\n  ice_mux: 127.0.0.1:5060\n",
+			want: []wantProblem{{"main.yaml:4", `media: ice_mux: address 127.0.0.1:5060 is already used by listen.sip_udp`}},
+		},
+		{
+			name: "ICE public IPs",
+			yaml: "media:\n  ice_public_ips:\n    - 203.0.113.10\n    - 0.0.0.0\n    - nope\n    - \"::ffff:203.0.113.10\"\n    - \"fe80::1%eth0\"\n",
+			want: []wantProblem{
+				{"main.yaml:4", `media: ice_public_ips[1]: 0.0.0.0 is no address browsers can reach: want the host's public IP`},
+				{"main.yaml:5", `media: ice_public_ips[2]: invalid IP address "nope"`},
+				{"main.yaml:6", `media: ice_public_ips[3]: IP 203.0.113.10 is listed twice`},
+				{"main.yaml:7", `media: ice_public_ips[4]: invalid IP address "fe80::1%eth0"`},
 			},
 		},
 		{
@@ -192,7 +251,7 @@ func TestValidationProblems(t *testing.T) {
 			yaml: "tenant:\n  - name: a\nfoo: 1\n",
 			want: []wantProblem{
 				{"main.yaml:1", `unknown top-level field "tenant" (did you mean "tenants"?)`},
-				{"main.yaml:3", `unknown top-level field "foo" (known fields: bindings, demo, listen,`},
+				{"main.yaml:3", `unknown top-level field "foo" (known fields: agents, bindings, demo, listen,`},
 			},
 		},
 		{
@@ -279,11 +338,14 @@ func TestDefaultsApplied(t *testing.T) {
 		t.Errorf("SIP = %+v, want %+v", cfg.SIP, wantSIP)
 	}
 	wantMedia := Media{PortMin: 20000, PortMax: 29999, BindAddress: "127.0.0.1", PublicAddress: "127.0.0.1", RTPTimeout: Duration(time.Minute)}
-	if cfg.Media != wantMedia {
+	if !reflect.DeepEqual(cfg.Media, wantMedia) {
 		t.Errorf("Media = %+v, want %+v", cfg.Media, wantMedia)
 	}
 	if cfg.Storage.SQLite == nil || cfg.Storage.SQLite.Path != "callgate.db" {
 		t.Errorf("Storage = %+v", cfg.Storage.SQLite)
+	}
+	if cfg.Agents != nil || cfg.Web.AllowedOrigins != nil {
+		t.Errorf("Agents = %+v, Web = %+v; want none", cfg.Agents, cfg.Web)
 	}
 	if cfg.Log != (Log{Level: "info", Format: "text"}) {
 		t.Errorf("Log = %+v", cfg.Log)
@@ -310,6 +372,41 @@ func TestDefaultsApplied(t *testing.T) {
 	}
 	if b := cfg.Bindings[0]; b.Mode != "AXN" || b.Trunk != "carrier-tls" {
 		t.Errorf("binding = %+v, want mode AXN and the pool's first trunk", b)
+	}
+}
+
+func TestICESettings(t *testing.T) {
+	for name, tc := range map[string]struct {
+		yaml string
+		want Media
+	}{
+		"range": {
+			yaml: "media:\n  port_min: 20000\n  port_max: 20999\n  ice_port_min: 21000\n  ice_port_max: 21000\n" +
+				"  ice_public_ips: [\"::ffff:198.51.100.7\", \"2001:DB8::7\"]\n",
+			want: Media{PortMin: 20000, PortMax: 20999, ICEPortMin: 21000, ICEPortMax: 21000,
+				ICEPublicIPs: []string{"198.51.100.7", "2001:db8::7"}},
+		},
+		"mux": {
+			yaml: "media:\n  ice_mux: \":3478\"\n",
+			want: Media{PortMin: 20000, PortMax: 29999, ICEMux: ":3478"},
+		},
+		"defaults": {
+			yaml: "media:\n  rtp_timeout: 5s\n",
+			want: Media{PortMin: 20000, PortMax: 29999},
+		},
+	} {
+		t.Run(name, func(t *testing.T) {
+			cfg, err := memLoader(map[string]string{"main.yaml": tc.yaml}, nil).loadPath("main.yaml")
+			if err != nil {
+				t.Fatal(err)
+			}
+			m := cfg.Media
+			got := Media{PortMin: m.PortMin, PortMax: m.PortMax, ICEPortMin: m.ICEPortMin, ICEPortMax: m.ICEPortMax,
+				ICEMux: m.ICEMux, ICEPublicIPs: m.ICEPublicIPs}
+			if !reflect.DeepEqual(got, tc.want) {
+				t.Errorf("Media = %+v, want %+v", got, tc.want)
+			}
+		})
 	}
 }
 

@@ -3,6 +3,9 @@ package media
 import (
 	"testing"
 	"time"
+
+	"github.com/pion/rtp"
+	"github.com/pion/webrtc/v4"
 )
 
 // BenchmarkForward measures the bridge's per-packet work without the
@@ -60,6 +63,7 @@ func BenchmarkBridgeLoopback(b *testing.B) {
 	// Warm up: latch and settle.
 	r.pa.send(dst, pkt)
 	r.pb.mustRecv()
+	_ = r.pb.conn.SetReadDeadline(time.Now().Add(time.Minute)) // mustRecv's 2 s are too short
 	seq, ts := uint16(0), uint32(0)
 	b.ReportAllocs()
 	b.SetBytes(int64(len(pkt)))
@@ -72,6 +76,112 @@ func BenchmarkBridgeLoopback(b *testing.B) {
 			b.Fatal(err)
 		}
 		if _, _, err := r.pb.conn.ReadFromUDPAddrPort(buf); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkBrowserToCarrier sends G.711 packets from a pion "browser"
+// (SRTP) through a BrowserLeg, a bridge and a carrier Leg to a UDP socket,
+// one packet in flight at a time. allocs/op counts the whole process: the
+// test browser's pion sending side as well as ours.
+func BenchmarkBrowserToCarrier(b *testing.B) {
+	w := newTestWebRTC(b, WebRTCConfig{})
+	br := newTestBrowser(b, browserOptions{})
+	bl, _ := br.connect(w)
+	c := newCarrier(b, newTestPorts(b))
+	k := startCall(b, bl, c)
+	defer k.br.Close()
+	payload := make([]byte, 160)
+	Tone(payload, MuLaw, 1000, 8000, 0)
+	h := &rtp.Header{Version: 2, PayloadType: 0, SequenceNumber: 1, Timestamp: 160}
+	buf := make([]byte, 2048)
+	// Warm up: the first packet starts pion's reader (OnTrack).
+	br.track.write(b, h, payload)
+	c.peer.mustRecv()
+	_ = c.peer.conn.SetReadDeadline(time.Now().Add(time.Minute))
+	b.ReportAllocs()
+	b.SetBytes(int64(HeaderSize + len(payload)))
+	for b.Loop() {
+		h.SequenceNumber++
+		h.Timestamp += 160
+		br.track.write(b, h, payload)
+		if _, _, err := c.peer.conn.ReadFromUDPAddrPort(buf); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkCarrierToBrowser sends G.711 packets from a carrier's UDP
+// socket through a carrier Leg, a bridge and a BrowserLeg (SRTP) to a pion
+// "browser", one packet in flight at a time. allocs/op counts the whole
+// process, the test browser's pion receiving side included.
+func BenchmarkCarrierToBrowser(b *testing.B) {
+	w := newTestWebRTC(b, WebRTCConfig{})
+	br := newTestBrowser(b, browserOptions{manual: true})
+	bl, _ := br.connect(w)
+	c := newCarrier(b, newTestPorts(b))
+	k := startCall(b, bl, c)
+	defer k.br.Close()
+	pkt := rtpPacket(0, false, 0, 0, 0x1111, make([]byte, 160))
+	dst := c.leg.LocalAddr()
+	c.peer.send(dst, pkt)
+	var track *webrtc.TrackRemote
+	select {
+	case track = <-br.tracks:
+	case <-time.After(3 * time.Second):
+		b.Fatal("browser got no track")
+	}
+	buf := make([]byte, 1500)
+	if _, _, err := track.Read(buf); err != nil {
+		b.Fatal(err)
+	}
+	_ = track.SetReadDeadline(time.Now().Add(time.Minute))
+	seq, ts := uint16(0), uint32(0)
+	b.ReportAllocs()
+	b.SetBytes(int64(len(pkt)))
+	for b.Loop() {
+		seq++
+		ts += 160
+		SetSequenceNumber(pkt, seq)
+		SetTimestamp(pkt, ts)
+		if _, err := c.peer.conn.WriteToUDPAddrPort(pkt, dst); err != nil {
+			b.Fatal(err)
+		}
+		if _, _, err := track.Read(buf); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkBrowserLegWrite measures BrowserLeg.WriteRTP alone: renumbering
+// and handing the packet to pion, which encrypts (SRTP) and sends it.
+func BenchmarkBrowserLegWrite(b *testing.B) {
+	w := newTestWebRTC(b, WebRTCConfig{})
+	br := newTestBrowser(b, browserOptions{manual: true})
+	bl, _ := br.connect(w)
+	pkt := rtpPacket(0, false, 0, 0, 0x1111, make([]byte, 160))
+	if err := bl.WriteRTP(pkt); err != nil {
+		b.Fatal(err)
+	}
+	track := <-br.tracks
+	go func() { // the browser reads, without allocating
+		buf := make([]byte, 1500)
+		for {
+			if _, _, err := track.Read(buf); err != nil {
+				return
+			}
+		}
+	}()
+	seq, ts := uint16(0), uint32(0)
+	b.ReportAllocs()
+	b.SetBytes(int64(len(pkt)))
+	for b.Loop() {
+		seq++
+		ts += 160
+		SetSequenceNumber(pkt, seq)
+		SetTimestamp(pkt, ts)
+		if err := bl.WriteRTP(pkt); err != nil {
 			b.Fatal(err)
 		}
 	}

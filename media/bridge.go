@@ -16,7 +16,8 @@ import (
 // datagram that fills it is dropped as possibly truncated.
 const relayBufferSize = 2048
 
-// Bridge relays RTP between two legs, one goroutine per direction. Each
+// Bridge relays RTP between two endpoints (legs), one goroutine per
+// direction: two *Leg toward SIP peers, or a *BrowserLeg and a *Leg. Each
 // goroutine reads into its own preallocated buffer, rewrites the header in
 // place and sends the same buffer on: no allocation per packet, and no lock
 // shared between the directions.
@@ -34,7 +35,7 @@ const relayBufferSize = 2048
 // The caller owns the legs: Close stops the relay without closing them, and
 // they may then join another bridge.
 type Bridge struct {
-	legs  [2]*Leg
+	legs  [2]Endpoint
 	flows [2]flow // indexed by input side: flows[SideA] relays A to B
 	log   *slog.Logger
 
@@ -66,7 +67,7 @@ type FlowStats struct {
 // flow is one direction of a bridge.
 type flow struct {
 	from     Side
-	in, out  *Leg
+	in, out  Endpoint
 	pt       PTMap
 	dtmfIn   uint8 // telephone-event PT of the input leg, 0 = none
 	dtmfOut  uint8 // telephone-event PT of the output leg, 0 = none
@@ -103,7 +104,7 @@ type flow struct {
 }
 
 // NewBridge returns a bridge between legs a and b; Start starts relaying.
-func NewBridge(a, b *Leg, cfg BridgeConfig) *Bridge {
+func NewBridge(a, b Endpoint, cfg BridgeConfig) *Bridge {
 	if cfg.ClockRate <= 0 {
 		cfg.ClockRate = G711Rate
 	}
@@ -119,7 +120,7 @@ func NewBridge(a, b *Leg, cfg BridgeConfig) *Bridge {
 	if cfg.DTMFB > 127 {
 		cfg.DTMFB = 0
 	}
-	br := &Bridge{legs: [2]*Leg{a, b}, log: cfg.Logger, done: make(chan struct{})}
+	br := &Bridge{legs: [2]Endpoint{a, b}, log: cfg.Logger, done: make(chan struct{})}
 	dtmf := [2]uint8{cfg.DTMFA, cfg.DTMFB}
 	maps := [2]PTMap{cfg.AtoB, cfg.BtoA}
 	for s := SideA; s <= SideB; s++ {
@@ -158,11 +159,11 @@ func (b *Bridge) Start() error {
 	case b.legs[0] == b.legs[1]:
 		return ErrLegBusy
 	}
-	if !b.legs[0].bridged.CompareAndSwap(false, true) {
+	if !b.legs[0].claim() {
 		return ErrLegBusy
 	}
-	if !b.legs[1].bridged.CompareAndSwap(false, true) {
-		b.legs[0].bridged.Store(false)
+	if !b.legs[1].claim() {
+		b.legs[0].release()
 		return ErrLegBusy
 	}
 	b.started = true
@@ -194,7 +195,7 @@ func (b *Bridge) Close() error {
 		if started {
 			for _, l := range b.legs {
 				l.resumeRead()
-				l.bridged.Store(false)
+				l.release()
 			}
 		}
 	})

@@ -53,7 +53,7 @@ type Leg struct {
 	lastLatchLog         atomic.Int64 // unix nanoseconds
 }
 
-// LegStats is a snapshot of a leg's counters.
+// LegStats is a snapshot of a leg's counters: a *Leg's or a *BrowserLeg's.
 type LegStats struct {
 	PacketsIn, BytesIn   uint64 // valid RTP received
 	PacketsOut, BytesOut uint64 // RTP sent
@@ -66,6 +66,12 @@ type LegStats struct {
 	// Relatches counts moves of the send address to a new source after the
 	// first latch.
 	Relatches uint64
+	// Discarded counts valid RTP read and thrown away because no bridge held
+	// the leg (a browser leg between calls); they are in PacketsIn too.
+	Discarded uint64
+	// NotSent counts packets given to WriteRTP that the leg cannot carry and
+	// dropped: telephone-event toward a browser leg.
+	NotSent uint64
 	// LastReceived is when the last valid RTP packet arrived; zero if none
 	// has. Compare it with the clock to detect a dead peer (RTP timeout).
 	LastReceived time.Time
@@ -376,3 +382,9 @@ func (l *Leg) interruptRead() { _ = l.conn.SetReadDeadline(time.Unix(1, 0)) }
 
 // resumeRead clears the deadline set by interruptRead.
 func (l *Leg) resumeRead() { _ = l.conn.SetReadDeadline(time.Time{}) }
+
+// claim marks the leg as held by a bridge; false if one holds it already.
+func (l *Leg) claim() bool { return l.bridged.CompareAndSwap(false, true) }
+
+// release marks the leg as free for another bridge.
+func (l *Leg) release() { l.bridged.Store(false) }

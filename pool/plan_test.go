@@ -45,6 +45,8 @@ func TestQueryPlans(t *testing.T) {
 		"window":        {CallFilter{Since: t0, Until: t0.Add(time.Hour)}, "calls_by_setup"},
 		"tenant":        {CallFilter{Tenant: "t"}, "calls_by_tenant_setup"},
 		"tenant window": {CallFilter{Tenant: "t", Since: t0}, "calls_by_tenant_setup"},
+		"agent":         {CallFilter{Tenant: "t", Agent: "a"}, "calls_by_tenant_agent_setup"},
+		"agent window":  {CallFilter{Tenant: "t", Agent: "a", Since: t0, Until: t0.Add(time.Hour)}, "calls_by_tenant_agent_setup"},
 	} {
 		sel, args := callsQuery(tc.f)
 		plan := queryPlan(t, s, "SELECT "+callColumns+sel, args...)
@@ -52,5 +54,20 @@ func TestQueryPlans(t *testing.T) {
 		if !strings.Contains(joined, "USING INDEX "+tc.index) || strings.Contains(joined, "TEMP B-TREE") {
 			t.Errorf("Calls %s plan %q: want %s, already in order", name, plan, tc.index)
 		}
+	}
+
+	// The attempts of a page of one agent's calls: both parts search an index.
+	sel, args := callsQuery(CallFilter{Tenant: "t", Agent: "a", Limit: 20})
+	plan = queryPlan(t, s, "SELECT "+attemptColumns+" FROM call_attempts WHERE call_id IN (SELECT id"+sel+") ORDER BY call_id, seq",
+		append(args, args...)...)
+	joined = strings.Join(plan, " | ")
+	if strings.Contains(joined, "SCAN calls") || !strings.Contains(joined, "USING INDEX calls_by_tenant_agent_setup") {
+		t.Errorf("Calls attempts plan %q: want calls_by_tenant_agent_setup", plan)
+	}
+
+	plan = queryPlan(t, s, feedbackQuery, "c1")
+	joined = strings.Join(plan, " | ")
+	if strings.Contains(joined, "SCAN") || !strings.Contains(joined, "SEARCH call_feedback USING INDEX call_feedback_by_call (call_id=?)") {
+		t.Errorf("Feedback plan %q: want a search of call_feedback_by_call", plan)
 	}
 }

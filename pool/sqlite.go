@@ -128,8 +128,8 @@ func openSQLite(ctx context.Context, path string, ms []migration, set settings) 
 	s.w.SetMaxIdleConns(1)
 	s.w.SetConnMaxLifetime(0)
 	s.w.SetConnMaxIdleTime(0)
-	var mode string
-	if err := s.w.QueryRowContext(ctx, "PRAGMA journal_mode").Scan(&mode); err != nil {
+	mode, err := journalMode(ctx, s.w)
+	if err != nil {
 		return fail(err)
 	}
 	if !strings.EqualFold(mode, "wal") {
@@ -154,6 +154,34 @@ func openSQLite(ctx context.Context, path string, ms []migration, set settings) 
 	return s, nil
 }
 
+// openBusyWait bounds how long opening the writer retries a database that another
+// process is switching to WAL at the same moment; it matches _busy_timeout.
+const openBusyWait = 5 * time.Second
+
+// journalMode opens db's connection and returns its journal mode. Opening switches a
+// new database file to WAL, which takes an exclusive lock; when another process opens
+// the same new file at that moment, SQLite answers SQLITE_BUSY at once instead of
+// waiting out the busy timeout (it would risk a deadlock), so journalMode retries for
+// up to openBusyWait.
+func journalMode(ctx context.Context, db *sql.DB) (string, error) {
+	deadline := time.Now().Add(openBusyWait)
+	for delay := time.Millisecond; ; delay = min(2*delay, 100*time.Millisecond) {
+		var mode string
+		err := db.QueryRowContext(ctx, "PRAGMA journal_mode").Scan(&mode)
+		var se sqlite3.Error
+		if err == nil || !errors.As(err, &se) || se.Code != sqlite3.ErrBusy || time.Now().Add(delay).After(deadline) {
+			return mode, err
+		}
+		t := time.NewTimer(delay)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return "", errors.Join(err, ctx.Err())
+		case <-t.C:
+		}
+	}
+}
+
 // fileURI makes an SQLite URI filename for the absolute path p: the characters that
 // end or escape the path part of a URI are percent-encoded.
 func fileURI(p, params string) string {
@@ -175,6 +203,19 @@ func (s *SQLiteStore) Close() error {
 		}
 	})
 	return s.closeErr
+}
+
+// Ping checks that the database answers a query on a reader connection, for
+// readiness checks. After Close it returns ErrClosed.
+func (s *SQLiteStore) Ping(ctx context.Context) error {
+	if err := s.checkOpen(); err != nil {
+		return err
+	}
+	var one int
+	if err := s.r.QueryRowContext(ctx, `SELECT 1`).Scan(&one); err != nil {
+		return fmt.Errorf("pool: ping: %w", s.closedOr(err))
+	}
+	return nil
 }
 
 // checkOpen returns ErrClosed after Close.

@@ -263,3 +263,65 @@ func TestCallWrittenWhole(t *testing.T) {
 		t.Errorf("\n got %+v\nwant %+v", got, want)
 	}
 }
+
+func TestCallsFilterAgent(t *testing.T) {
+	ctx := context.Background()
+	s := openTest(t)
+	// Agents alice and bob of t1 take turns, one call a minute; t2 has an alice too.
+	for i := range 40 {
+		agent := "alice"
+		if i%2 == 1 {
+			agent = "bob"
+		}
+		at := t0.Add(time.Duration(i) * time.Minute)
+		for _, tenant := range []string{"t1", "t2"} {
+			c := Call{ID: fmt.Sprintf("%s-%s-%02d", tenant, agent, i), Tenant: tenant, Agent: agent, Direction: Outbound,
+				SetupAt: at, Attempts: []Attempt{{Seq: 1, Trunk: "tr"}}}
+			if err := s.StartCall(ctx, c); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	tests := []struct {
+		name        string
+		f           CallFilter
+		n           int
+		first, last string
+	}{
+		{"agent", CallFilter{Tenant: "t1", Agent: "alice"}, 20, "t1-alice-38", "t1-alice-00"},
+		{"other agent", CallFilter{Tenant: "t1", Agent: "bob", Limit: 5}, 5, "t1-bob-39", "t1-bob-31"},
+		{"same name, other tenant", CallFilter{Tenant: "t2", Agent: "alice", Limit: -1}, 20, "t2-alice-38", "t2-alice-00"},
+		{"window", CallFilter{Tenant: "t1", Agent: "alice", Since: t0.Add(10 * time.Minute), Until: t0.Add(20 * time.Minute)},
+			5, "t1-alice-18", "t1-alice-10"},
+		{"unknown agent", CallFilter{Tenant: "t1", Agent: "carol"}, 0, "", ""},
+		{"agent names are case-sensitive", CallFilter{Tenant: "t1", Agent: "Alice"}, 0, "", ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			cs, err := s.Calls(ctx, tt.f)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(cs) != tt.n {
+				t.Fatalf("got %d calls, want %d", len(cs), tt.n)
+			}
+			if tt.n == 0 {
+				return
+			}
+			if cs[0].ID != tt.first || cs[len(cs)-1].ID != tt.last {
+				t.Errorf("first %s last %s, want %s %s", cs[0].ID, cs[len(cs)-1].ID, tt.first, tt.last)
+			}
+			for i, c := range cs {
+				if c.Tenant != tt.f.Tenant || c.Agent != tt.f.Agent || len(c.Attempts) != 1 {
+					t.Errorf("call %s: tenant %s agent %s, %d attempts", c.ID, c.Tenant, c.Agent, len(c.Attempts))
+				}
+				if i > 0 && !c.SetupAt.Before(cs[i-1].SetupAt) {
+					t.Errorf("not newest first at %d", i)
+				}
+			}
+		})
+	}
+	if _, err := s.Calls(ctx, CallFilter{Agent: "alice"}); !errors.Is(err, ErrInvalid) {
+		t.Errorf("Agent without Tenant: err = %v, want ErrInvalid", err)
+	}
+}

@@ -28,10 +28,19 @@ type Store interface {
 	AddAttempt(ctx context.Context, a Attempt) error
 	// EndCall writes the final fields of a call record.
 	EndCall(ctx context.Context, c Call) error
-	// Call reads one call record with its attempts.
+	// Call reads one call record with its attempts and feedback.
 	Call(ctx context.Context, id string) (Call, error)
 	// Calls lists call records, newest first.
 	Calls(ctx context.Context, f CallFilter) ([]Call, error)
+
+	// AddFeedback attaches feedback f to call record f.CallID and returns it as
+	// stored, with its ID.
+	AddFeedback(ctx context.Context, f Feedback) (Feedback, error)
+	// Feedback returns the feedback on call record callID, oldest first.
+	Feedback(ctx context.Context, callID string) ([]Feedback, error)
+
+	// Ping checks that the store can serve reads, for readiness checks.
+	Ping(ctx context.Context) error
 
 	Close() error
 }

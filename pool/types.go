@@ -79,6 +79,9 @@ type Call struct {
 	PacketsFromA, PacketsToA int64
 	PacketsFromB, PacketsToB int64
 	Attempts                 []Attempt
+	// Feedback holds the reports agents attached to the call, oldest first. Store.Call
+	// fills it; Store.Calls leaves it nil.
+	Feedback []Feedback
 }
 
 // Attempt is one outbound leg tried for a call.
@@ -99,7 +102,44 @@ type Attempt struct {
 // CallFilter selects call records. Zero fields do not filter.
 type CallFilter struct {
 	Tenant string
-	Since  time.Time
-	Until  time.Time
-	Limit  int // default 100
+	// Agent selects the calls of one agent of Tenant; it needs Tenant, since agent
+	// names are unique only within a tenant.
+	Agent string
+	Since time.Time
+	Until time.Time
+	Limit int // default 100
+}
+
+// FeedbackKind is what an agent reports about a call.
+type FeedbackKind string
+
+// The feedback kinds.
+const (
+	FeedbackNoRing      FeedbackKind = "no_ring"       // the callee's phone never rang
+	FeedbackNoise       FeedbackKind = "noise"         // noise or distortion on the line
+	FeedbackOneWayAudio FeedbackKind = "one_way_audio" // only one side could hear the other
+	FeedbackWrongNumber FeedbackKind = "wrong_number"  // the call reached the wrong party
+	FeedbackOther       FeedbackKind = "other"         // anything else; the note says what
+)
+
+// Valid reports whether k is one of the feedback kinds.
+func (k FeedbackKind) Valid() bool {
+	switch k {
+	case FeedbackNoRing, FeedbackNoise, FeedbackOneWayAudio, FeedbackWrongNumber, FeedbackOther:
+		return true
+	}
+	return false
+}
+
+// MaxFeedbackNote is the longest Feedback.Note the store accepts, in bytes.
+const MaxFeedbackNote = 2000
+
+// Feedback is one report an agent attached to a call record.
+type Feedback struct {
+	ID        int64 // assigned by the store
+	CallID    string
+	Kind      FeedbackKind
+	Note      string // free text, at most MaxFeedbackNote bytes
+	Agent     string // who reported it
+	CreatedAt time.Time
 }

@@ -49,12 +49,16 @@ type call struct {
 	inTrunk, outTrunk *Trunk
 	bindingID         int64
 
-	a          *sipgo.DialogServerSession
+	a          *sipgo.DialogServerSession // nil for an agent's call
 	b          *sipgo.DialogClientSession
 	aID, bID   string // Call-IDs
 	rtpA, rtpB *media.Leg
 	bridge     *media.Bridge
 	neg        *negotiation
+
+	// agent is set when an agent in the browser placed the call: the A side is
+	// the agent's session-long browser leg, which the call borrows.
+	agent *agentSide
 
 	mu  sync.Mutex
 	rec pool.Call
@@ -72,7 +76,11 @@ func (c *call) hangup(ev hangupEvent) {
 	cancel := c.cancelSetup
 	c.mu.Unlock()
 	if cancel != nil {
-		cancel(ErrDraining)
+		if ev.by == "agent" {
+			cancel(errAgentHangup)
+		} else {
+			cancel(ErrDraining)
+		}
 	}
 	select {
 	case c.hangupCh <- ev:
@@ -121,8 +129,8 @@ func (c *call) rtpSilent(d time.Duration) bool {
 	answered := c.rec.AnswerAt
 	c.mu.Unlock()
 	last := answered
-	for _, l := range []*media.Leg{c.rtpA, c.rtpB} {
-		if t := l.Stats().LastReceived; t.After(last) {
+	for _, st := range []media.LegStats{c.statsA(), c.rtpB.Stats()} {
+		if t := st.LastReceived; t.After(last) {
 			last = t
 		}
 	}
@@ -134,7 +142,7 @@ func (c *call) teardown(ev hangupEvent) {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	var wg sync.WaitGroup
-	if ev.by != "caller" {
+	if ev.by != "caller" && c.a != nil {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
@@ -158,6 +166,7 @@ func (c *call) teardown(ev hangupEvent) {
 		r.BilledSec = billedSeconds(r.AnswerAt, r.EndAt)
 	})
 	c.log.Info("call ended", "by", ev.by, "cause", ev.cause, "billed_s", rec.BilledSec)
+	c.notify(CallEvent{State: StateEnded, Code: rec.SIPCode, Reason: rec.Reason, By: rec.HangupBy, Billed: rec.BilledSec})
 }
 
 func (c *call) closeMedia() {
@@ -183,7 +192,9 @@ func (c *call) finish(set func(r *pool.Call)) pool.Call {
 	if c.outTrunk != nil {
 		c.outTrunk.release()
 	}
-	c.inTrunk.release()
+	if c.inTrunk != nil {
+		c.inTrunk.release()
+	}
 	now := c.e.now()
 	c.mu.Lock()
 	c.rec.State, c.rec.EndAt = "ended", now
@@ -201,8 +212,8 @@ func (c *call) finish(set func(r *pool.Call)) pool.Call {
 func (c *call) countPackets() {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.rtpA != nil {
-		st := c.rtpA.Stats()
+	if c.rtpA != nil || c.agent != nil {
+		st := c.statsA()
 		c.rec.PacketsFromA, c.rec.PacketsToA = int64(st.PacketsIn), int64(st.PacketsOut)
 	}
 	if c.rtpB != nil {

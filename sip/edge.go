@@ -77,12 +77,13 @@ func SettingsFrom(c *configs.Config) (Settings, error) {
 
 // Edge is callgate's SIP user agent: listeners, trunks, registrations and live calls.
 type Edge struct {
-	set      Settings
-	log      *slog.Logger
-	router   Router
-	recorder Recorder
-	ports    *media.Ports
-	now      func() time.Time
+	set       Settings
+	log       *slog.Logger
+	router    Router
+	outRouter OutboundRouter
+	recorder  Recorder
+	ports     *media.Ports
+	now       func() time.Time
 
 	ua  *sipgo.UserAgent
 	srv *sipgo.Server
@@ -98,7 +99,9 @@ type Edge struct {
 	live    atomic.Int64   // entries in calls
 	wg      sync.WaitGroup // one per call in setup or connected
 
-	draining  atomic.Bool
+	draining atomic.Bool
+	// gate orders admitting a call (wg.Add) before Shutdown's wg.Wait.
+	gate      sync.RWMutex
 	closeOnce sync.Once
 	stop      context.CancelFunc
 	serveDone chan struct{}
@@ -309,10 +312,23 @@ func (e *Edge) ActiveCalls() int {
 // Draining reports whether the edge has stopped taking new calls (shutting down).
 func (e *Edge) Draining() bool { return e.draining.Load() }
 
+// admit counts a new call in (for Shutdown to wait on), or refuses it while draining.
+func (e *Edge) admit() bool {
+	e.gate.RLock()
+	defer e.gate.RUnlock()
+	if e.draining.Load() {
+		return false
+	}
+	e.wg.Add(1)
+	return true
+}
+
 // Shutdown stops taking calls, lets calls in progress run for the shutdown grace (or
 // until ctx ends), hangs up the rest, unregisters, and closes the listeners.
 func (e *Edge) Shutdown(ctx context.Context) error {
+	e.gate.Lock()
 	e.draining.Store(true)
+	e.gate.Unlock()
 	if e.stop == nil {
 		return nil
 	}
@@ -371,6 +387,7 @@ func (e *Edge) routes() {
 	e.srv.OnBye(e.onBye)
 	e.srv.OnInfo(e.onInfo)
 	e.srv.OnOptions(e.onOptions)
+	e.srv.OnNotify(e.onNotify)
 	e.srv.OnCancel(func(req *sip.Request, tx sip.ServerTransaction) {
 		// A CANCEL matching a pending INVITE is answered by the transaction layer; one
 		// that reaches us matches nothing.
@@ -393,7 +410,7 @@ func (e *Edge) onOptions(req *sip.Request, tx sip.ServerTransaction) {
 		return
 	}
 	res := sip.NewResponseFromRequest(req, 200, "OK", nil)
-	res.AppendHeader(sip.NewHeader("Allow", "INVITE, ACK, BYE, CANCEL, OPTIONS, INFO"))
+	res.AppendHeader(sip.NewHeader("Allow", "INVITE, ACK, BYE, CANCEL, OPTIONS, INFO, NOTIFY"))
 	res.AppendHeader(sip.NewHeader("Accept", "application/sdp"))
 	if err := tx.Respond(res); err != nil {
 		e.log.Debug("respond OPTIONS", "err", err)

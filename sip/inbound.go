@@ -32,7 +32,7 @@ func (e *Edge) onInvite(req *sip.Request, tx sip.ServerTransaction) {
 		respond(tx, req, 403, "Forbidden")
 		return
 	}
-	if e.draining.Load() {
+	if !e.admit() {
 		respond(tx, req, 503, "Service Unavailable")
 		return
 	}
@@ -51,8 +51,7 @@ func (e *Edge) inboundCall(req *sip.Request, tx sip.ServerTransaction, in *Trunk
 	}
 	c.log = e.log.With("call", c.id)
 	c.rec = pool.Call{ID: c.id, Direction: pool.Inbound, InTrunk: in.Name(), State: "setup", SetupAt: now}
-	in.hold()
-	e.wg.Add(1) // Shutdown waits for calls in setup too
+	in.hold() // admitted by onInvite: Shutdown waits for calls in setup too
 
 	// Answer on the transport the INVITE came in on: our Contact must be reachable there.
 	ds, err := e.dialogOn(req.Transport()).ReadInvite(req, tx)
@@ -171,9 +170,10 @@ func (c *call) failed(code int, cause error) {
 	rec := c.finish(func(r *pool.Call) {
 		r.SIPCode, r.Reason, r.HangupBy = code, causeOf(cause), "system"
 		if r.Reason == "cancel" {
-			r.HangupBy = "caller"
+			r.HangupBy = c.callerSide()
 		}
 	})
+	c.notify(CallEvent{State: StateEnded, Code: rec.SIPCode, Reason: rec.Reason, By: rec.HangupBy})
 	c.log.Info("call failed", "code", code, "cause", rec.Reason, "err", cause)
 }
 

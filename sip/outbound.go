@@ -96,10 +96,18 @@ func (c *call) onProvisional(res *sip.Response) error {
 		if err == nil {
 			c.rtpB.SetRemote(remoteOf(ans))
 			c.startBridge()
+			if c.a == nil {
+				c.notify(CallEvent{State: StateEarly})
+				return nil
+			}
 			body := c.neg.sdpForA(c.e.sdpAddr(c.rtpA), c.neg.offerA.Direction.Answer())
 			return c.a.Respond(183, "Session Progress", body, sip.NewHeader("Content-Type", "application/sdp"))
 		}
 		c.log.Debug("unusable early media", "err", err)
+	}
+	if c.a == nil {
+		c.notify(CallEvent{State: StateRinging})
+		return nil
 	}
 	return c.a.Respond(180, "Ringing", nil)
 }
@@ -148,7 +156,7 @@ func (c *call) startBridge() {
 		return
 	}
 	cfg.Logger = c.log
-	c.bridge = media.NewBridge(c.rtpA, c.rtpB, cfg)
+	c.bridge = media.NewBridge(c.endpointA(), c.rtpB, cfg)
 	if err := c.bridge.Start(); err != nil {
 		c.log.Error("bridge start", "err", err)
 	}

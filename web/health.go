@@ -14,15 +14,36 @@ type Check func(ctx context.Context) error
 type Public struct {
 	mux    *http.ServeMux
 	checks map[string]Check
+	assets http.Handler
+}
+
+// PublicOption adds a part to the public handler.
+type PublicOption func(*Public)
+
+// WithWebsocket serves the agent websocket at /ws.
+func WithWebsocket(h http.Handler) PublicOption {
+	return func(p *Public) { p.mux.Handle("GET /ws", h) }
+}
+
+// WithAssets serves the agent page and SDK (everything not otherwise routed).
+func WithAssets(h http.Handler) PublicOption {
+	return func(p *Public) { p.assets = h }
 }
 
 // NewPublic returns the public handler. checks name the parts /readyz probes (the
 // store, the SIP listener, …).
-func NewPublic(checks map[string]Check) *Public {
+func NewPublic(checks map[string]Check, opts ...PublicOption) *Public {
 	p := &Public{mux: http.NewServeMux(), checks: checks}
 	p.mux.HandleFunc("GET /healthz", p.healthz)
 	p.mux.HandleFunc("GET /readyz", p.readyz)
-	p.mux.HandleFunc("GET /{$}", p.index)
+	for _, o := range opts {
+		o(p)
+	}
+	if p.assets != nil {
+		p.mux.Handle("GET /", p.assets)
+	} else {
+		p.mux.HandleFunc("GET /{$}", p.index)
+	}
 	return p
 }
 

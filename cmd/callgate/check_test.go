@@ -53,6 +53,7 @@ func TestCheckReportsFileLineAndFails(t *testing.T) {
 
 func TestCheckGoodFilePrintsSummary(t *testing.T) {
 	t.Setenv("CALLGATE_CARRIER_A_PASSWORD", "example")
+	t.Setenv("CALLGATE_AGENT_CRM_BOT_TOKEN", "example-token-0123456789")
 	var stdout, stderr bytes.Buffer
 	code := run(context.Background(), []string{"check", "--config", "../../configs/callgate.example.yaml"}, &stdout, &stderr)
 	if code != 0 {

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/netip"
 	"strings"
 	"time"
 
@@ -15,6 +16,7 @@ import (
 	"callgate/media"
 	"callgate/pool"
 	"callgate/routing"
+	"callgate/signaling"
 	"callgate/sip"
 	"callgate/sip/demo"
 	"callgate/web"
@@ -66,6 +68,41 @@ func staticBindings(cfg *configs.Config) []pool.Binding {
 	return out
 }
 
+// callerPools are the tenants' outbound caller numbers: every pool that is not virtual.
+func callerPools(cfg *configs.Config) []routing.CallerPool {
+	var out []routing.CallerPool
+	for _, p := range cfg.Pools {
+		if p.Type == "virtual" {
+			continue
+		}
+		out = append(out, routing.CallerPool{Name: p.Name, Tenant: p.Tenant, Numbers: p.Numbers, Trunks: p.Trunks})
+	}
+	return out
+}
+
+func agentAccounts(cfg *configs.Config) []signaling.AgentAccount {
+	out := make([]signaling.AgentAccount, 0, len(cfg.Agents))
+	for _, a := range cfg.Agents {
+		out = append(out, signaling.AgentAccount{Tenant: a.Tenant, Name: a.Name, PasswordHash: a.PasswordHash, Token: a.Token})
+	}
+	return out
+}
+
+func tenantSeats(cfg *configs.Config) map[string]int {
+	out := make(map[string]int, len(cfg.Tenants))
+	for _, t := range cfg.Tenants {
+		out[t.Name] = t.Seats
+	}
+	return out
+}
+
+// loopbackOnly reports whether media is bound to loopback (the demo, tests): browser
+// legs then need loopback ICE candidates.
+func loopbackOnly(cfg *configs.Config) bool {
+	a, err := netip.ParseAddr(cfg.Media.BindAddress)
+	return err == nil && a.IsLoopback()
+}
+
 // serve wires the parts together and runs them until ctx ends.
 func serve(ctx context.Context, cfg *configs.Config, log *slog.Logger, stdout io.Writer) error {
 	store, err := pool.OpenSQLite(ctx, cfg.Storage.SQLite.Path, pool.WithLogger(log))
@@ -78,7 +115,7 @@ func serve(ctx context.Context, cfg *configs.Config, log *slog.Logger, stdout io
 	}
 
 	if cfg.Demo.Carrier != "" {
-		carrier := &demo.Carrier{RingFor: time.Second, Log: log.With("component", "demo-carrier")}
+		carrier := &demo.Carrier{RingFor: time.Second, Tone: time.Second, Log: log.With("component", "demo-carrier")}
 		if err := carrier.Start(cfg.Demo.Carrier); err != nil {
 			return err
 		}
@@ -94,7 +131,8 @@ func serve(ctx context.Context, cfg *configs.Config, log *slog.Logger, stdout io
 	if err != nil {
 		return err
 	}
-	edge, err := sip.New(set, cfg.Trunks, routing.NewInbound(store, nil), store, ports, sip.WithLogger(log))
+	edge, err := sip.New(set, cfg.Trunks, routing.NewInbound(store, nil), store, ports, sip.WithLogger(log),
+		sip.WithOutboundRouter(routing.NewOutbound(callerPools(cfg))))
 	if err != nil {
 		return err
 	}
@@ -103,6 +141,26 @@ func serve(ctx context.Context, cfg *configs.Config, log *slog.Logger, stdout io
 	}
 	defer edge.Close()
 
+	rtc, err := media.NewWebRTC(media.WebRTCConfig{
+		PortMin: cfg.Media.ICEPortMin, PortMax: cfg.Media.ICEPortMax, MuxAddr: cfg.Media.ICEMux,
+		NAT1To1: cfg.Media.ICEPublicIPs, Loopback: loopbackOnly(cfg), Logger: log.With("component", "webrtc"),
+	})
+	if err != nil {
+		return fmt.Errorf("webrtc: %w", err)
+	}
+	defer rtc.Close()
+	agents := signaling.NewServer(signaling.Config{AllowedOrigins: cfg.Web.AllowedOrigins}, signaling.Deps{
+		Auth:  signaling.NewDirectory(agentAccounts(cfg)),
+		Seats: signaling.NewSeats(tenantSeats(cfg)),
+		Media: func(ctx context.Context, offer string) (signaling.BrowserLeg, string, error) {
+			return rtc.NewBrowserLeg(ctx, offer)
+		},
+		Dialer:  edge,
+		Records: store,
+		Log:     log.With("component", "signaling"),
+	})
+	defer agents.Close()
+
 	public := web.NewPublic(map[string]web.Check{
 		"sip": func(context.Context) error {
 			if edge.Draining() {
@@ -110,11 +168,8 @@ func serve(ctx context.Context, cfg *configs.Config, log *slog.Logger, stdout io
 			}
 			return nil
 		},
-		"store": func(ctx context.Context) error {
-			_, err := store.Calls(ctx, pool.CallFilter{Limit: 1})
-			return err
-		},
-	})
+		"store": store.Ping,
+	}, web.WithWebsocket(agents), web.WithAssets(web.Assets()))
 	var servers []*http.Server
 	errc := make(chan error, 2)
 	for _, l := range []struct {
@@ -152,6 +207,7 @@ func serve(ctx context.Context, cfg *configs.Config, log *slog.Logger, stdout io
 	}
 	shutCtx, cancel := context.WithTimeout(context.Background(), cfg.SIP.ShutdownGrace.Std()+10*time.Second)
 	defer cancel()
+	agents.Close() // agents' calls end with their sessions
 	if err := edge.Shutdown(shutCtx); err != nil {
 		log.Warn("SIP shutdown", "err", err)
 	}

@@ -40,6 +40,10 @@ type Carrier struct {
 	SHA256         bool
 	// RegisterExpires is the expiry granted to REGISTERs; default: what was asked.
 	RegisterExpires time.Duration
+	// Tone, when set, plays a ToneHz sine (default 440 Hz) to the caller for this
+	// long after answering; the caller's audio is echoed only after it.
+	Tone   time.Duration
+	ToneHz float64
 	// Log receives the carrier's log lines; default: discard.
 	Log *slog.Logger
 
@@ -67,10 +71,38 @@ type Call struct {
 
 	session *sipgo.DialogServerSession
 	rtp     net.PacketConn
+	remote  netip.AddrPort // from the offer
+	law     media.Law
 	echoed  atomic.Int64
+	sent    atomic.Int64
 	byeRecv atomic.Bool
 	done    chan struct{}
+
+	mu        sync.Mutex
+	heard     []int16 // the caller's audio, decoded (first 10 s)
+	dtmf      []byte  // RFC 4733 digits received
+	lastEvent uint32
 }
+
+// Heard returns the caller's audio the carrier received, decoded to 8 kHz samples.
+func (c *Call) Heard() []int16 {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return append([]int16(nil), c.heard...)
+}
+
+// Digits returns the DTMF digits received as RFC 4733 events, in order.
+func (c *Call) Digits() string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return string(c.dtmf)
+}
+
+// Sent counts the tone packets the carrier played.
+func (c *Call) Sent() int64 { return c.sent.Load() }
+
+// telephoneEventPT is the payload type the carrier answers for telephone-event.
+const telephoneEventPT = 100
 
 // Echoed counts the RTP packets echoed on this call.
 func (c *Call) Echoed() int64 { return c.echoed.Load() }
@@ -213,9 +245,11 @@ func (k *Carrier) onInvite(req *sip.Request, tx sip.ServerTransaction) {
 	for _, f := range offer.Formats {
 		if f.Name == "PCMU" || f.Name == "PCMA" {
 			c.Codec = f.Name
+			c.law, _ = media.LawOf(f)
 			break
 		}
 	}
+	c.remote = netip.AddrPortFrom(offer.Addr, uint16(offer.Port))
 	if c.Codec == "" {
 		_ = ds.Respond(488, "Not Acceptable Here", nil)
 		return
@@ -275,13 +309,22 @@ func (k *Carrier) sdp(c *Call, dir media.Direction, version uint64) []byte {
 	return media.SessionDesc{
 		Username: "carrier", SessionID: 42, Version: version,
 		Addr: k.addr.Addr(), Port: int(port),
-		Formats:   []media.Format{{PT: pt, Name: c.Codec, Rate: 8000}, {PT: 100, Name: "telephone-event", Rate: 8000, Fmtp: "0-16"}},
+		Formats:   []media.Format{{PT: pt, Name: c.Codec, Rate: 8000}, {PT: telephoneEventPT, Name: "telephone-event", Rate: 8000, Fmtp: "0-16"}},
 		Direction: dir, Ptime: 20,
 	}.Marshal()
 }
 
-// startEcho sends every RTP packet back to its source.
+// startEcho plays the tone (if any), then sends every RTP packet back to its source.
+// It keeps what it hears: decoded audio and DTMF digits.
 func (k *Carrier) startEcho(c *Call) {
+	toneUntil := time.Now().Add(k.Tone)
+	if k.Tone > 0 {
+		k.wg.Add(1)
+		go func() {
+			defer k.wg.Done()
+			k.playTone(c, toneUntil)
+		}()
+	}
 	k.wg.Add(1)
 	go func() {
 		defer k.wg.Done()
@@ -291,11 +334,76 @@ func (k *Carrier) startEcho(c *Call) {
 			if err != nil {
 				return
 			}
+			c.listen(buf[:n])
+			if time.Now().Before(toneUntil) {
+				continue
+			}
 			if _, err := c.rtp.WriteTo(buf[:n], from); err == nil {
 				c.echoed.Add(1)
 			}
 		}
 	}()
+}
+
+// listen keeps the caller's audio and DTMF.
+func (c *Call) listen(pkt []byte) {
+	var h media.Header
+	off, err := h.Unmarshal(pkt)
+	if err != nil {
+		return
+	}
+	payload := pkt[off:]
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	switch {
+	case h.PayloadType == telephoneEventPT && len(payload) >= 4:
+		end := payload[1]&0x80 != 0
+		if end && h.Timestamp != c.lastEvent {
+			c.lastEvent = h.Timestamp
+			if d, ok := media.DTMFDigit(payload[0]); ok {
+				c.dtmf = append(c.dtmf, d)
+			}
+		}
+	case h.PayloadType == 0 || h.PayloadType == 8:
+		if len(c.heard) < 10*media.G711Rate {
+			for _, b := range payload {
+				c.heard = append(c.heard, c.law.Decode(b))
+			}
+		}
+	}
+}
+
+// playTone sends 20 ms G.711 packets of the tone to the caller until `until`.
+func (k *Carrier) playTone(c *Call, until time.Time) {
+	hz := k.ToneHz
+	if hz == 0 {
+		hz = 440
+	}
+	pt := uint8(0)
+	if c.law == media.ALaw {
+		pt = 8
+	}
+	dst := net.UDPAddrFromAddrPort(c.remote)
+	pkt := make([]byte, media.HeaderSize+160)
+	h := media.Header{PayloadType: pt, SSRC: 0x70E70E, SequenceNumber: 1}
+	tick := time.NewTicker(20 * time.Millisecond)
+	defer tick.Stop()
+	for i := 0; time.Now().Before(until); i++ {
+		h.SequenceNumber, h.Timestamp, h.Marker = uint16(i), uint32(i*160), i == 0
+		if _, err := h.MarshalTo(pkt); err != nil {
+			return
+		}
+		media.Tone(pkt[media.HeaderSize:], c.law, hz, 8000, i*160)
+		if _, err := c.rtp.WriteTo(pkt, dst); err != nil {
+			return
+		}
+		c.sent.Add(1)
+		select {
+		case <-tick.C:
+		case <-c.done:
+			return
+		}
+	}
 }
 
 func (k *Carrier) onBye(req *sip.Request, tx sip.ServerTransaction) {

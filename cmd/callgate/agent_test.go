@@ -1,0 +1,439 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"callgate/configs"
+	"callgate/media"
+	"callgate/pool"
+	"callgate/sip/demo"
+
+	"github.com/gorilla/websocket"
+	"github.com/pion/rtp"
+	"github.com/pion/webrtc/v4"
+)
+
+const agentToken = "tok-alice-0123456789abcdef"
+
+// agentRig is callgate serving a tenant with one agent and caller numbers on a trunk
+// to a demo carrier (a real sipgo UAS) that plays a 440 Hz tone for the whole call.
+type agentRig struct {
+	base    string // http://127.0.0.1:port/
+	carrier *demo.Carrier
+	dbPath  string
+	logs    *lineWriter
+}
+
+func newAgentRig(t *testing.T, seats int, extraYAML string) *agentRig {
+	t.Helper()
+	carrier := &demo.Carrier{RingFor: 200 * time.Millisecond, Tone: time.Minute, ToneHz: 440}
+	if err := carrier.Start("127.0.0.1:0"); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { carrier.Close() })
+	dir := t.TempDir()
+	db := filepath.Join(dir, "callgate.db")
+	t.Setenv("ALICE_TOKEN", agentToken)
+	cfgText := fmt.Sprintf(`listen:
+  sip_udp: 127.0.0.1:0
+  sip_tcp: "off"
+  public_http: 127.0.0.1:0
+  internal_http: "off"
+media:
+  bind_address: 127.0.0.1
+  port_min: 35000
+  port_max: 35998
+storage:
+  sqlite:
+    path: %s
+tenants:
+  - name: acme
+    seats: %d
+agents:
+  - tenant: acme
+    name: alice
+    token_env: ALICE_TOKEN
+trunks:
+  - name: carrier
+    host: 127.0.0.1
+    port: %d
+pools:
+  - name: acme-fixed
+    supplier: c
+    type: fixed
+    tenant: acme
+    trunks: [carrier]
+    numbers: ["+862100000001"]
+%s`, db, seats, carrier.Addr().Port(), extraYAML)
+	path := filepath.Join(dir, "callgate.yaml")
+	if err := os.WriteFile(path, []byte(cfgText), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := configs.Load(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	out, logs := &lineWriter{}, &lineWriter{}
+	done := make(chan error, 1)
+	go func() {
+		done <- serve(ctx, cfg, slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})), out)
+	}()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("serve: %v", err)
+		}
+		if t.Failed() {
+			t.Logf("callgate logs:\n%s", tail(logs.String(), 6000))
+		}
+	})
+	base := out.wait(t, regexp.MustCompile(`page at (http://127\.0\.0\.1:\d+/)`))[1]
+	return &agentRig{base: base, carrier: carrier, dbPath: db, logs: logs}
+}
+
+// record waits for the call record of call id to be final.
+func (r *agentRig) record(t *testing.T, id string) pool.Call {
+	t.Helper()
+	store, err := pool.OpenSQLite(context.Background(), r.dbPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer store.Close()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		c, err := store.Call(context.Background(), id)
+		if err == nil && c.State == "ended" {
+			return c
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no final record for %s: %v %+v", id, err, c)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// goAgent is an agent's browser played by pion and a gorilla websocket: the real
+// protocol, real WebRTC (ICE, DTLS, SRTP), a 1 kHz tone as the microphone.
+type goAgent struct {
+	t    *testing.T
+	ws   *websocket.Conn
+	pc   *webrtc.PeerConnection
+	mic  *webrtc.TrackLocalStaticRTP
+	msgs chan map[string]any
+
+	mu    sync.Mutex
+	heard []int16
+}
+
+func newGoAgent(t *testing.T, base, token string) *goAgent {
+	t.Helper()
+	h := http.Header{"Origin": {strings.TrimSuffix(base, "/")}}
+	ws, _, err := websocket.DefaultDialer.Dial("ws"+strings.TrimPrefix(base, "http")+"ws", h)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := &goAgent{t: t, ws: ws, msgs: make(chan map[string]any, 64)}
+	t.Cleanup(func() { ws.Close() })
+	go func() {
+		defer close(a.msgs)
+		for {
+			var m map[string]any
+			if err := ws.ReadJSON(&m); err != nil {
+				return
+			}
+			a.msgs <- m
+		}
+	}()
+	a.send(map[string]any{"type": "auth", "v": 1, "token": token})
+	if m := a.next("ready", "error"); m["type"] != "ready" {
+		t.Fatalf("login: %v", m)
+	}
+	a.connectMedia()
+	return a
+}
+
+func (a *goAgent) send(m map[string]any) {
+	a.t.Helper()
+	if err := a.ws.WriteJSON(m); err != nil {
+		a.t.Fatal(err)
+	}
+}
+
+// next waits for the next message of one of the types.
+func (a *goAgent) next(types ...string) map[string]any {
+	a.t.Helper()
+	timeout := time.After(15 * time.Second)
+	for {
+		select {
+		case m, ok := <-a.msgs:
+			if !ok {
+				a.t.Fatalf("websocket closed waiting for %v", types)
+			}
+			for _, ty := range types {
+				if m["type"] == ty {
+					return m
+				}
+			}
+		case <-timeout:
+			a.t.Fatalf("timed out waiting for %v", types)
+		}
+	}
+}
+
+// state waits for a call event with the given state.
+func (a *goAgent) state(want string) map[string]any {
+	a.t.Helper()
+	for {
+		m := a.next("call", "error")
+		if m["type"] == "error" {
+			a.t.Fatalf("error waiting for %s: %v", want, m)
+		}
+		if m["state"] == want {
+			return m
+		}
+		if m["state"] == "ended" {
+			a.t.Fatalf("call ended waiting for %s: %v", want, m)
+		}
+	}
+}
+
+func (a *goAgent) connectMedia() {
+	t := a.t
+	me := &webrtc.MediaEngine{}
+	for _, c := range []webrtc.RTPCodecParameters{
+		{RTPCodecCapability: webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypePCMU, ClockRate: 8000, Channels: 1}, PayloadType: 0},
+		{RTPCodecCapability: webrtc.RTPCodecCapability{MimeType: "audio/telephone-event", ClockRate: 8000, SDPFmtpLine: "0-16"}, PayloadType: 126},
+	} {
+		if err := me.RegisterCodec(c, webrtc.RTPCodecTypeAudio); err != nil {
+			t.Fatal(err)
+		}
+	}
+	se := webrtc.SettingEngine{}
+	se.SetIncludeLoopbackCandidate(true)
+	api := webrtc.NewAPI(webrtc.WithMediaEngine(me), webrtc.WithSettingEngine(se))
+	pc, err := api.NewPeerConnection(webrtc.Configuration{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { pc.Close() })
+	a.pc = pc
+	a.mic, err = webrtc.NewTrackLocalStaticRTP(webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypePCMU, ClockRate: 8000}, "mic", "agent")
+	if err != nil {
+		t.Fatal(err)
+	}
+	sender, err := pc.AddTrack(a.mic)
+	if err != nil {
+		t.Fatal(err)
+	}
+	go func() {
+		buf := make([]byte, 1500)
+		for {
+			if _, _, err := sender.Read(buf); err != nil {
+				return
+			}
+		}
+	}()
+	pc.OnTrack(func(tr *webrtc.TrackRemote, _ *webrtc.RTPReceiver) {
+		for {
+			p, _, err := tr.ReadRTP()
+			if err != nil {
+				return
+			}
+			if p.PayloadType == 0 {
+				a.mu.Lock()
+				for _, b := range p.Payload {
+					a.heard = append(a.heard, media.MuLaw.Decode(b))
+				}
+				a.mu.Unlock()
+			}
+		}
+	})
+	offer, err := pc.CreateOffer(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	gathered := webrtc.GatheringCompletePromise(pc)
+	if err := pc.SetLocalDescription(offer); err != nil {
+		t.Fatal(err)
+	}
+	<-gathered
+	a.send(map[string]any{"type": "offer", "sdp": pc.LocalDescription().SDP})
+	m := a.next("answer", "error")
+	if m["type"] != "answer" {
+		t.Fatalf("offer: %v", m)
+	}
+	if err := pc.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeAnswer, SDP: m["sdp"].(string)}); err != nil {
+		t.Fatal(err)
+	}
+	go a.speak()
+}
+
+// speak sends a 1 kHz μ-law tone as the microphone, 20 ms packets, until the test ends.
+func (a *goAgent) speak() {
+	tick := time.NewTicker(20 * time.Millisecond)
+	defer tick.Stop()
+	payload := make([]byte, 160)
+	for i := 0; ; i++ {
+		<-tick.C
+		media.Tone(payload, media.MuLaw, 1000, 8000, i*160)
+		err := a.mic.WriteRTP(&rtp.Packet{Header: rtp.Header{Version: 2, PayloadType: 0, SequenceNumber: uint16(i), Timestamp: uint32(i * 160)}, Payload: payload})
+		if err != nil {
+			return
+		}
+	}
+}
+
+func (a *goAgent) heardLevels() (at440, at1000 float64) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if len(a.heard) < 1600 {
+		return 0, 0
+	}
+	last := a.heard[len(a.heard)-1600:]
+	return media.ToneLevel(last, 440, 8000), media.ToneLevel(last, 1000, 8000)
+}
+
+func (a *goAgent) dial(to string) string {
+	a.t.Helper()
+	a.send(map[string]any{"type": "dial", "id": "d1", "to": to})
+	m := a.next("call", "error")
+	if m["type"] != "call" || m["state"] != "dialing" || m["id"] != "d1" {
+		a.t.Fatalf("dial: %v", m)
+	}
+	return m["call"].(string)
+}
+
+func toneIn(samples []int16, hz float64) (level, other float64) {
+	if len(samples) < 1600 {
+		return 0, 0
+	}
+	s := samples[len(samples)-1600:]
+	return media.ToneLevel(s, hz, 8000), media.ToneLevel(s, hz*1.37, 8000)
+}
+
+func TestAgentCallFromGoBrowser(t *testing.T) {
+	r := newAgentRig(t, 2, "")
+	a := newGoAgent(t, r.base, agentToken)
+	id := a.dial("+86 139-0000-0002")
+	a.state("ringing")
+	conn := a.state("connected")
+	if conn["from"] != "+862100000001" || conn["to"] != "+8613900000002" {
+		t.Fatalf("connected event %v", conn)
+	}
+	eventually(t, "the carrier hears the agent's 1 kHz tone", func() bool {
+		calls := r.carrier.Calls()
+		if len(calls) != 1 {
+			return false
+		}
+		l, o := toneIn(calls[0].Heard(), 1000)
+		return l > 0.3 && l > 10*o
+	})
+	eventually(t, "the agent hears the carrier's 440 Hz tone", func() bool {
+		l440, l1000 := a.heardLevels()
+		return l440 > 0.3 && l440 > 10*l1000
+	})
+	a.send(map[string]any{"type": "dtmf", "id": "k1", "call": id, "digits": "59#"})
+	if m := a.next("ok", "error"); m["type"] != "ok" {
+		t.Fatalf("dtmf: %v", m)
+	}
+	eventually(t, "DTMF 59# at the carrier as RFC 4733", func() bool { return r.carrier.Calls()[0].Digits() == "59#" })
+
+	a.send(map[string]any{"type": "hangup", "call": id})
+	ended := a.state("ended")
+	if ended["code"] != 200.0 || ended["reason"] != "caller_bye" || ended["by"] != "agent" {
+		t.Fatalf("ended %v", ended)
+	}
+	eventually(t, "BYE at the carrier", r.carrier.Calls()[0].GotBye)
+	rec := r.record(t, id)
+	if rec.Direction != pool.Outbound || rec.Agent != "alice" || rec.Tenant != "acme" || rec.Caller != "+862100000001" ||
+		rec.Callee != "+8613900000002" || rec.SIPCode != 200 || rec.HangupBy != "agent" || rec.OutTrunk != "carrier" ||
+		rec.AnswerAt.IsZero() || rec.PacketsFromA < 20 || rec.PacketsToA < 20 {
+		t.Fatalf("record %+v", rec)
+	}
+
+	// A second call on the same session: the far end hangs up.
+	id2 := a.dial("+8613900000003")
+	a.state("connected")
+	eventually(t, "second call answered", func() bool { return len(r.carrier.Calls()) == 2 })
+	var second *demo.Call
+	for _, c := range r.carrier.Calls() {
+		if c.To == "+8613900000003" {
+			second = c
+		}
+	}
+	if err := r.carrier.Hangup(context.Background(), second); err != nil {
+		t.Fatal(err)
+	}
+	ended = a.state("ended")
+	if ended["by"] != "callee" || ended["reason"] != "callee_bye" {
+		t.Fatalf("ended %v", ended)
+	}
+	if rec := r.record(t, id2); rec.HangupBy != "callee" || rec.SIPCode != 200 {
+		t.Fatalf("second record %+v", rec)
+	}
+
+	a.send(map[string]any{"type": "feedback", "id": "f1", "call": id, "kind": "noise", "note": "crackle"})
+	if m := a.next("ok", "error"); m["type"] != "ok" {
+		t.Fatalf("feedback: %v", m)
+	}
+	a.send(map[string]any{"type": "history", "id": "h1"})
+	h := a.next("history")
+	if calls := h["calls"].([]any); len(calls) != 2 || calls[0].(map[string]any)["call"] != id2 {
+		t.Fatalf("history %v", h)
+	}
+}
+
+func TestAgentDropMidCallHangsUpAndFreesSeat(t *testing.T) {
+	r := newAgentRig(t, 1, "")
+	a := newGoAgent(t, r.base, agentToken)
+	id := a.dial("+8613900000002")
+	a.state("connected")
+	eventually(t, "carrier answered", func() bool { return len(r.carrier.Calls()) == 1 })
+	a.ws.Close() // the page dies
+	eventually(t, "the carrier got BYE", r.carrier.Calls()[0].GotBye)
+	if rec := r.record(t, id); rec.Reason != "connection_lost" || rec.HangupBy != "agent" {
+		t.Fatalf("record reason=%q by=%q", rec.Reason, rec.HangupBy)
+	}
+	// The only seat is free again.
+	b := newGoAgent(t, r.base, agentToken)
+	_ = b
+}
+
+func TestAgentDialErrors(t *testing.T) {
+	r := newAgentRig(t, 1, "")
+	a := newGoAgent(t, r.base, agentToken)
+	a.send(map[string]any{"type": "dial", "id": "x", "to": "12ab"})
+	if m := a.next("error"); m["code"] != "invalid_number" || m["id"] != "x" {
+		t.Fatalf("%v", m)
+	}
+	a.dial("+8613900000002")
+	a.send(map[string]any{"type": "dial", "id": "y", "to": "+8613900000003"})
+	if m := a.next("error"); m["code"] != "busy" {
+		t.Fatalf("second dial during a call: %v", m)
+	}
+}
+
+func eventually(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(15 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for: %s", what)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+var _ = io.Discard

@@ -1,0 +1,191 @@
+package signaling
+
+import (
+	"context"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"strings"
+	"sync"
+	"time"
+
+	"callgate/pool"
+	"callgate/sip"
+
+	"github.com/gorilla/websocket"
+)
+
+// Authenticator checks an agent's credentials.
+type Authenticator interface {
+	Authenticate(ctx context.Context, c Credentials) (Agent, error)
+}
+
+// SeatTaker hands out a tenant's seats.
+type SeatTaker interface {
+	Take(tenant string) (release func(), used, total int, err error)
+}
+
+// BrowserLeg is an agent's session-long WebRTC leg.
+type BrowserLeg interface {
+	sip.AgentMedia
+	Done() <-chan struct{}
+	Close() error
+}
+
+// NewBrowserLeg answers a page's WebRTC offer with a new browser leg.
+type NewBrowserLeg func(ctx context.Context, offerSDP string) (BrowserLeg, string, error)
+
+// Dialer places agents' calls.
+type Dialer interface {
+	DialForAgent(ctx context.Context, d sip.AgentDial) (*sip.AgentCall, error)
+}
+
+// Records reads agents' call records and stores their feedback.
+type Records interface {
+	Call(ctx context.Context, id string) (pool.Call, error)
+	Calls(ctx context.Context, f pool.CallFilter) ([]pool.Call, error)
+	AddFeedback(ctx context.Context, f pool.Feedback) (pool.Feedback, error)
+}
+
+// Config holds the server's limits and its Origin allow-list. Zero means default.
+type Config struct {
+	// AllowedOrigins may open the websocket besides the page's own origin, e.g.
+	// "https://crm.example.com".
+	AllowedOrigins []string
+	// MaxMessage bounds one message (default 64 KiB).
+	MaxMessage int64
+	// PingInterval and PongWait: the server pings every PingInterval (default 20 s)
+	// and drops a client silent for PongWait (default 45 s).
+	PingInterval, PongWait time.Duration
+	// AuthTimeout bounds the time from connecting to a valid auth (default 10 s).
+	AuthTimeout time.Duration
+}
+
+// Deps are the parts of callgate the server drives.
+type Deps struct {
+	Auth    Authenticator
+	Seats   SeatTaker
+	Media   NewBrowserLeg
+	Dialer  Dialer
+	Records Records
+	Log     *slog.Logger
+}
+
+// Server serves the agent websocket at /ws.
+type Server struct {
+	cfg      Config
+	deps     Deps
+	allowed  map[string]bool
+	upgrader websocket.Upgrader
+
+	mu       sync.Mutex
+	sessions map[*session]struct{}
+	closed   bool
+	wg       sync.WaitGroup
+}
+
+// NewServer returns the websocket server.
+func NewServer(cfg Config, deps Deps) *Server {
+	if cfg.MaxMessage <= 0 {
+		cfg.MaxMessage = 64 << 10
+	}
+	if cfg.PingInterval <= 0 {
+		cfg.PingInterval = 20 * time.Second
+	}
+	if cfg.PongWait <= 0 {
+		cfg.PongWait = 45 * time.Second
+	}
+	if cfg.AuthTimeout <= 0 {
+		cfg.AuthTimeout = 10 * time.Second
+	}
+	if deps.Log == nil {
+		deps.Log = slog.New(slog.DiscardHandler)
+	}
+	s := &Server{cfg: cfg, deps: deps, allowed: map[string]bool{}, sessions: map[*session]struct{}{}}
+	for _, o := range cfg.AllowedOrigins {
+		s.allowed[strings.ToLower(strings.TrimRight(o, "/"))] = true
+	}
+	s.upgrader = websocket.Upgrader{
+		ReadBufferSize:  4096,
+		WriteBufferSize: 4096,
+		CheckOrigin:     s.originAllowed,
+	}
+	return s
+}
+
+// originAllowed accepts the page's own origin and the configured ones; a request
+// without Origin (not a browser) is refused too.
+func (s *Server) originAllowed(r *http.Request) bool {
+	origin := r.Header.Get("Origin")
+	if origin == "" {
+		return false
+	}
+	u, err := url.Parse(origin)
+	if err != nil || u.Host == "" {
+		return false
+	}
+	scheme := "http"
+	if r.TLS != nil {
+		scheme = "https"
+	}
+	if strings.EqualFold(u.Host, r.Host) && strings.EqualFold(u.Scheme, scheme) {
+		return true
+	}
+	return s.allowed[strings.ToLower(u.Scheme+"://"+u.Host)]
+}
+
+// ServeHTTP upgrades the request to a websocket and runs the agent's session.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if !s.originAllowed(r) {
+		http.Error(w, "origin not allowed", http.StatusForbidden)
+		return
+	}
+	s.mu.Lock()
+	closed := s.closed
+	s.mu.Unlock()
+	if closed {
+		http.Error(w, "shutting down", http.StatusServiceUnavailable)
+		return
+	}
+	conn, err := s.upgrader.Upgrade(w, r, nil)
+	if err != nil {
+		return // the upgrader answered with an HTTP error
+	}
+	sess := newSession(s, conn)
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		conn.Close()
+		return
+	}
+	s.sessions[sess] = struct{}{}
+	s.wg.Add(1)
+	s.mu.Unlock()
+	go func() {
+		defer s.wg.Done()
+		sess.run()
+		s.mu.Lock()
+		delete(s.sessions, sess)
+		s.mu.Unlock()
+	}()
+}
+
+// Sessions is the number of open sessions.
+func (s *Server) Sessions() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.sessions)
+}
+
+// Close ends every session (their calls are hung up, seats freed) and refuses new
+// ones. Safe twice.
+func (s *Server) Close() error {
+	s.mu.Lock()
+	s.closed = true
+	for sess := range s.sessions {
+		sess.stop()
+	}
+	s.mu.Unlock()
+	s.wg.Wait()
+	return nil
+}
