@@ -10,10 +10,11 @@ import (
 // checkCmd validates a config file: every problem as file:line: message and exit 1, or
 // a summary of what the file defines and exit 0.
 func checkCmd(args []string, stdout, stderr io.Writer) int {
-	path, code, ok := configFlag("check", args, stderr)
+	f, code, ok := parseFlags("check", args, stderr)
 	if !ok {
 		return code
 	}
+	path := f.config
 	if path == "" {
 		fmt.Fprintln(stderr, "callgate check: --config FILE is required")
 		return 2

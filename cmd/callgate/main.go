@@ -55,26 +55,37 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 func usage(w io.Writer) {
 	fmt.Fprint(w, `usage:
   callgate                       serve the built-in default config (a demo on loopback)
-  callgate serve [--config FILE] serve FILE (default: the built-in config)
+  callgate serve [--config FILE] [--cpuprofile FILE]
+                                 serve FILE (default: the built-in config)
   callgate check --config FILE   validate FILE; print file:line errors or a summary
   callgate version               print the version
 `)
 }
 
-// flags parses a subcommand's --config flag.
-func configFlag(name string, args []string, stderr io.Writer) (string, int, bool) {
+// cmdFlags are the flags of serve and check.
+type cmdFlags struct {
+	config     string
+	cpuProfile string // serve: write a CPU profile here until shutdown
+}
+
+// parseFlags parses a subcommand's flags.
+func parseFlags(name string, args []string, stderr io.Writer) (cmdFlags, int, bool) {
+	var f cmdFlags
 	fs := flag.NewFlagSet("callgate "+name, flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	path := fs.String("config", "", "config file (YAML)")
+	fs.StringVar(&f.config, "config", "", "config file (YAML)")
+	if name == "serve" {
+		fs.StringVar(&f.cpuProfile, "cpuprofile", "", "write a CPU profile (pprof) to this file until shutdown")
+	}
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
-			return "", 0, false
+			return f, 0, false
 		}
-		return "", 2, false
+		return f, 2, false
 	}
 	if fs.NArg() > 0 {
 		fmt.Fprintf(stderr, "callgate %s: unexpected argument %q\n", name, fs.Arg(0))
-		return "", 2, false
+		return f, 2, false
 	}
-	return *path, 0, true
+	return f, 0, true
 }

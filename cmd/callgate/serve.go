@@ -9,6 +9,8 @@ import (
 	"net"
 	"net/http"
 	"net/netip"
+	"os"
+	"runtime/pprof"
 	"strings"
 	"time"
 
@@ -25,10 +27,11 @@ import (
 // serveCmd loads the config and serves until ctx ends (SIGINT/SIGTERM), then shuts
 // down gracefully: no new calls, calls drained or hung up, store closed.
 func serveCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	path, code, ok := configFlag("serve", args, stderr)
+	f, code, ok := parseFlags("serve", args, stderr)
 	if !ok {
 		return code
 	}
+	path := f.config
 	var cfg *configs.Config
 	var err error
 	if path == "" {
@@ -41,6 +44,18 @@ func serveCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		return 1
 	}
 	log := newLogger(cfg.Log, stderr)
+	if f.cpuProfile != "" {
+		out, err := os.Create(f.cpuProfile)
+		if err != nil {
+			fmt.Fprintln(stderr, "callgate serve: --cpuprofile:", err)
+			return 1
+		}
+		if err := pprof.StartCPUProfile(out); err != nil {
+			fmt.Fprintln(stderr, "callgate serve: --cpuprofile:", err)
+			return 1
+		}
+		defer func() { pprof.StopCPUProfile(); out.Close() }()
+	}
 	if err := serve(ctx, cfg, log, stdout); err != nil {
 		log.Error("callgate stopped", "err", err)
 		return 1
