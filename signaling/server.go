@@ -80,6 +80,7 @@ type Server struct {
 
 	mu       sync.Mutex
 	sessions map[*session]struct{}
+	byAgent  map[Agent]*session // the logged-in session of each agent
 	closed   bool
 	wg       sync.WaitGroup
 }
@@ -101,7 +102,7 @@ func NewServer(cfg Config, deps Deps) *Server {
 	if deps.Log == nil {
 		deps.Log = slog.New(slog.DiscardHandler)
 	}
-	s := &Server{cfg: cfg, deps: deps, allowed: map[string]bool{}, sessions: map[*session]struct{}{}}
+	s := &Server{cfg: cfg, deps: deps, allowed: map[string]bool{}, sessions: map[*session]struct{}{}, byAgent: map[Agent]*session{}}
 	for _, o := range cfg.AllowedOrigins {
 		s.allowed[strings.ToLower(strings.TrimRight(o, "/"))] = true
 	}
@@ -166,8 +167,39 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		sess.run()
 		s.mu.Lock()
 		delete(s.sessions, sess)
+		if sess.agent != nil && s.byAgent[*sess.agent] == sess {
+			delete(s.byAgent, *sess.agent)
+		}
 		s.mu.Unlock()
 	}()
+}
+
+// claimAgent makes ss the agent's session. An older session of the same agent is told
+// it was signed in elsewhere and ended (call hung up, seat freed) before claimAgent
+// returns, so the new login can take that seat.
+func (s *Server) claimAgent(a Agent, ss *session) {
+	s.mu.Lock()
+	old := s.byAgent[a]
+	s.byAgent[a] = ss
+	s.mu.Unlock()
+	if old == nil {
+		return
+	}
+	old.send(errorMsg{Type: "error", Code: "signed_in_elsewhere", Message: "this agent signed in on another page"})
+	old.stop()
+	select {
+	case <-old.ended:
+	case <-time.After(5 * time.Second):
+		s.deps.Log.Warn("replaced agent session did not end", "tenant", a.Tenant, "agent", a.Name)
+	}
+}
+
+func (s *Server) unclaimAgent(a Agent, ss *session) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.byAgent[a] == ss {
+		delete(s.byAgent, a)
+	}
 }
 
 // Sessions is the number of open sessions.

@@ -278,3 +278,42 @@ func FuzzParseMessage(f *testing.F) {
 		}
 	})
 }
+
+func TestSecondLoginOfSameAgentReplacesTheFirst(t *testing.T) {
+	ts := newTestServer(t, 1) // one seat: the new login must get the old one's
+	first, m := ts.login(t, map[string]any{"type": "auth", "v": 1, "token": testToken})
+	if m["type"] != "ready" {
+		t.Fatal(m)
+	}
+	_, m = ts.login(t, map[string]any{"type": "auth", "v": 1, "token": testToken})
+	if m["type"] != "ready" {
+		t.Fatalf("second login of the same agent: %v", m)
+	}
+	if m := read(t, first); m["code"] != "signed_in_elsewhere" {
+		t.Fatalf("old session got %v", m)
+	}
+	if code := closed(t, first); code != websocket.CloseNormalClosure {
+		t.Fatalf("old session close code %d", code)
+	}
+	if used := ts.seats.Used("acme"); used != 1 {
+		t.Fatalf("%d seats used, want 1", used)
+	}
+}
+
+func TestSilentClientIsDroppedAndItsSeatFreed(t *testing.T) {
+	ts := newTestServer(t, 1)
+	c, m := ts.login(t, map[string]any{"type": "auth", "v": 1, "token": testToken})
+	if m["type"] != "ready" {
+		t.Fatal(m)
+	}
+	// The client stops reading: gorilla answers pings only while reading, so the
+	// server's pings go unanswered and PongWait (3 s here) runs out.
+	_ = c
+	deadline := time.Now().Add(10 * time.Second)
+	for ts.seats.Used("acme") != 0 {
+		if time.Now().After(deadline) {
+			t.Fatal("a client that stopped answering pings kept its seat")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}

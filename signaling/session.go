@@ -23,6 +23,7 @@ type session struct {
 
 	out      chan any
 	done     chan struct{}
+	ended    chan struct{} // closed when run has released everything
 	stopOnce sync.Once
 
 	// Owned by the reader goroutine.
@@ -36,7 +37,7 @@ type session struct {
 }
 
 func newSession(s *Server, conn *websocket.Conn) *session {
-	return &session{s: s, conn: conn, log: s.deps.Log, out: make(chan any, 64), done: make(chan struct{})}
+	return &session{s: s, conn: conn, log: s.deps.Log, out: make(chan any, 64), done: make(chan struct{}), ended: make(chan struct{})}
 }
 
 // stop ends the session from outside (server shutdown).
@@ -63,6 +64,7 @@ func (ss *session) sendError(id string, err error) {
 // run serves the session until the socket closes, then hangs up the agent's call,
 // closes the browser leg and frees the seat.
 func (ss *session) run() {
+	defer close(ss.ended)
 	writerDone := make(chan struct{})
 	go ss.writer(writerDone)
 	ss.reader()
@@ -83,7 +85,7 @@ func (ss *session) run() {
 		ss.release()
 	}
 	if ss.agent != nil {
-		ss.log.Info("agent left", "tenant", ss.agent.Tenant, "agent", ss.agent.Name)
+		ss.log.Info("agent left")
 	}
 }
 
@@ -189,8 +191,10 @@ func (ss *session) auth(m inMessage) bool {
 		ss.log.Info("agent login refused", "tenant", m.Tenant, "agent", m.Agent)
 		return false
 	}
+	ss.s.claimAgent(agent, ss)
 	release, used, total, err := ss.s.deps.Seats.Take(agent.Tenant)
 	if err != nil {
+		ss.s.unclaimAgent(agent, ss)
 		ss.sendError(m.ID, err)
 		ss.log.Info("agent login refused: no seat", "tenant", agent.Tenant, "agent", agent.Name, "seats", total)
 		return false

@@ -437,3 +437,55 @@ func eventually(t *testing.T, what string, cond func() bool) {
 }
 
 var _ = io.Discard
+
+func TestAgentHoldMuteAndTransfer(t *testing.T) {
+	r := newAgentRig(t, 2, "")
+	a := newGoAgent(t, r.base, agentToken)
+	id := a.dial("+8613900000002")
+	a.state("connected")
+	eventually(t, "carrier answered", func() bool { return len(r.carrier.Calls()) == 1 })
+	bc := r.carrier.Calls()[0]
+	heard := func() float64 { l, _ := toneIn(bc.Heard(), 1000); return l }
+	eventually(t, "the carrier hears the agent", func() bool { return heard() > 0.3 })
+
+	a.send(map[string]any{"type": "mute", "id": "m1", "call": id, "muted": true})
+	if m := a.next("ok", "error"); m["type"] != "ok" {
+		t.Fatalf("mute: %v", m)
+	}
+	n := len(bc.Heard())
+	time.Sleep(300 * time.Millisecond)
+	if got := len(bc.Heard()); got-n > 800 { // at most a packet or five in flight
+		t.Fatalf("muted agent still heard: %d new samples", got-n)
+	}
+	a.send(map[string]any{"type": "mute", "id": "m2", "call": id, "muted": false})
+	a.next("ok")
+	eventually(t, "unmuted agent heard again", func() bool { return len(bc.Heard()) > n+1600 })
+
+	a.send(map[string]any{"type": "hold", "id": "h1", "call": id, "on": true})
+	a.state("held")
+	if m := a.next("ok", "error"); m["type"] != "ok" {
+		t.Fatalf("hold: %v", m)
+	}
+	if !bc.Held() {
+		t.Fatal("the carrier was not put on hold by re-INVITE")
+	}
+	a.send(map[string]any{"type": "hold", "id": "h2", "call": id, "on": false})
+	a.state("connected")
+	a.next("ok")
+	if bc.Held() {
+		t.Fatal("the carrier is still held after resume")
+	}
+
+	a.send(map[string]any{"type": "transfer", "id": "t1", "call": id, "to": "+86 139 0000 0099"})
+	ended := a.state("ended")
+	if ended["reason"] != "transferred" || ended["by"] != "agent" {
+		t.Fatalf("ended %v", ended)
+	}
+	if got := bc.ReferredTo(); got != "<sip:+8613900000099@127.0.0.1>" {
+		t.Fatalf("Refer-To %q", got)
+	}
+	eventually(t, "agent leg left the carrier call", bc.GotBye)
+	if rec := r.record(t, id); rec.Reason != "transferred" || rec.SIPCode != 200 {
+		t.Fatalf("record %+v", rec)
+	}
+}

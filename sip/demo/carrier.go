@@ -44,14 +44,17 @@ type Carrier struct {
 	// long after answering; the caller's audio is echoed only after it.
 	Tone   time.Duration
 	ToneHz float64
+	// ReferStatus answers REFERs (blind transfer); default 202 Accepted.
+	ReferStatus int
 	// Log receives the carrier's log lines; default: discard.
 	Log *slog.Logger
 
-	ua     *sipgo.UserAgent
-	srv    *sipgo.Server
-	dialog *sipgo.DialogServerCache
-	conn   net.PacketConn
-	addr   netip.AddrPort
+	ua      *sipgo.UserAgent
+	srv     *sipgo.Server
+	dialog  *sipgo.DialogServerCache
+	contact sip.ContactHeader
+	conn    net.PacketConn
+	addr    netip.AddrPort
 
 	mu       sync.Mutex
 	calls    map[string]*Call
@@ -78,10 +81,12 @@ type Call struct {
 	byeRecv atomic.Bool
 	done    chan struct{}
 
-	mu        sync.Mutex
-	heard     []int16 // the caller's audio, decoded (first 10 s)
-	dtmf      []byte  // RFC 4733 digits received
-	lastEvent uint32
+	mu         sync.Mutex
+	held       bool    // the other side's last re-INVITE put us on hold
+	referredTo string  // Refer-To of the last REFER
+	heard      []int16 // the caller's audio, decoded (first 10 s)
+	dtmf       []byte  // RFC 4733 digits received
+	lastEvent  uint32
 }
 
 // Heard returns the caller's audio the carrier received, decoded to 8 kHz samples.
@@ -96,6 +101,20 @@ func (c *Call) Digits() string {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return string(c.dtmf)
+}
+
+// Held reports whether the other side's last re-INVITE put the call on hold.
+func (c *Call) Held() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.held
+}
+
+// ReferredTo is the Refer-To of the last REFER received on the call.
+func (c *Call) ReferredTo() string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.referredTo
 }
 
 // Sent counts the tone packets the carrier played.
@@ -138,11 +157,13 @@ func (k *Carrier) Start(addr string) error {
 		return err
 	}
 	contact := sip.ContactHeader{Address: sip.Uri{Scheme: "sip", User: "carrier", Host: k.addr.Addr().String(), Port: int(k.addr.Port())}}
+	k.contact = contact
 	k.dialog = sipgo.NewDialogServerCache(cli, contact)
 	k.srv.OnInvite(k.onInvite)
 	k.srv.OnAck(func(req *sip.Request, tx sip.ServerTransaction) { _ = k.dialog.ReadAck(req, tx) })
 	k.srv.OnBye(k.onBye)
 	k.srv.OnRegister(k.onRegister)
+	k.srv.OnRefer(k.onRefer)
 	k.srv.OnOptions(func(req *sip.Request, tx sip.ServerTransaction) {
 		_ = tx.Respond(sip.NewResponseFromRequest(req, 200, "OK", nil))
 	})
@@ -225,6 +246,10 @@ func (k *Carrier) Close() error {
 }
 
 func (k *Carrier) onInvite(req *sip.Request, tx sip.ServerTransaction) {
+	if to := req.To(); to != nil && to.Params.Has("tag") {
+		k.onReInvite(req, tx)
+		return
+	}
 	k.mu.Lock()
 	k.invites = append(k.invites, req)
 	k.mu.Unlock()
@@ -416,6 +441,49 @@ func (k *Carrier) onBye(req *sip.Request, tx sip.ServerTransaction) {
 	if err := k.dialog.ReadBye(req, tx); err != nil {
 		_ = tx.Respond(sip.NewResponseFromRequest(req, 481, "Call/Transaction Does Not Exist", nil))
 	}
+}
+
+// onReInvite answers hold and resume inside a call, mirroring the offered direction.
+func (k *Carrier) onReInvite(req *sip.Request, tx sip.ServerTransaction) {
+	k.mu.Lock()
+	c := k.calls[req.CallID().Value()]
+	k.mu.Unlock()
+	if c == nil {
+		_ = tx.Respond(sip.NewResponseFromRequest(req, 481, "Call/Transaction Does Not Exist", nil))
+		return
+	}
+	offer, err := media.ParseSDP(req.Body())
+	if err != nil {
+		_ = tx.Respond(sip.NewResponseFromRequest(req, 488, "Not Acceptable Here", nil))
+		return
+	}
+	c.mu.Lock()
+	c.held = !offer.Receiving()
+	c.mu.Unlock()
+	res := sip.NewSDPResponseFromRequest(req, k.sdp(c, offer.Direction.Answer(), 3))
+	res.AppendHeader(sip.HeaderClone(&k.contact))
+	_ = tx.Respond(res)
+}
+
+// onRefer records a blind transfer and answers ReferStatus.
+func (k *Carrier) onRefer(req *sip.Request, tx sip.ServerTransaction) {
+	k.mu.Lock()
+	c := k.calls[req.CallID().Value()]
+	k.mu.Unlock()
+	if c == nil {
+		_ = tx.Respond(sip.NewResponseFromRequest(req, 481, "Call/Transaction Does Not Exist", nil))
+		return
+	}
+	if h := req.GetHeader("Refer-To"); h != nil {
+		c.mu.Lock()
+		c.referredTo = h.Value()
+		c.mu.Unlock()
+	}
+	code := k.ReferStatus
+	if code == 0 {
+		code = 202
+	}
+	_ = tx.Respond(sip.NewResponseFromRequest(req, code, "Demo", nil))
 }
 
 func (k *Carrier) onRegister(req *sip.Request, tx sip.ServerTransaction) {

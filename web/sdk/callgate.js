@@ -22,6 +22,7 @@ export const ERROR_MESSAGES = Object.freeze({
   bad_request: "The request was malformed (a bug in the page or SDK).",
   bad_version: "This page speaks a protocol version the server does not support: reload the page.",
   bad_credentials: "Login failed: unknown token, or wrong tenant, agent or password.",
+  signed_in_elsewhere: "You signed in on another page or device; this page is signed out.",
   seats_exhausted: "All seats of your tenant are taken: try again when a colleague logs out.",
   not_ready: "The audio session is not set up yet: wait a moment and try again.",
   invalid_number: "That is not a dialable number.",
@@ -172,7 +173,7 @@ export class CallgateError extends Error {
 }
 
 // Codes after which reconnecting cannot help.
-const FATAL = new Set(["bad_credentials", "bad_version", "mic_refused", "no_credentials", "disconnected"]);
+const FATAL = new Set(["bad_credentials", "bad_version", "mic_refused", "no_credentials", "disconnected", "signed_in_elsewhere"]);
 
 const DTMF_RE = /^[0-9A-D*#]+$/;
 const ACTIVE = new Set(["dialing", "ringing", "early", "connected", "held"]);
@@ -750,6 +751,9 @@ export class Callgate extends EventTarget {
         this._emit("incoming", msg);
         break;
       case "error":
+        // Another login of this agent replaced this session: reconnecting would only
+        // sign the other page out in turn.
+        if (msg.code === "signed_in_elsewhere") this._kicked = true;
         if (!claimed) this._emit("error", { code: msg.code || "internal", message: describeError(msg.code, msg.message), serverMessage: msg.message, id: msg.id });
         break;
       default:
@@ -795,7 +799,7 @@ export class Callgate extends EventTarget {
       return;
     }
     this._teardown("connection_lost");
-    const reconnect = !!this._backoff && !this._closing;
+    const reconnect = !!this._backoff && !this._closing && !this._kicked;
     this._setState(reconnect ? "reconnecting" : "closed");
     this._emit("disconnected", { code: ev.code ?? 1006, reason: ev.reason || "", reconnect });
     if (reconnect) this._scheduleReconnect();
