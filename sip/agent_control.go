@@ -6,9 +6,11 @@ import (
 	"fmt"
 
 	"callgate/media"
+	"callgate/pool"
 	"callgate/routing"
 
 	"github.com/emiago/sipgo/sip"
+	"github.com/google/uuid"
 )
 
 // ErrTransferRefused means the carrier did not accept a REFER.
@@ -76,15 +78,91 @@ func (h *AgentCall) Transfer(ctx context.Context, to string) error {
 	req.AppendHeader(sip.NewHeader("Refer-To", "<sip:"+target+"@"+domain+">"))
 	req.AppendHeader(sip.NewHeader("Referred-By", "<sip:"+c.rec.Caller+"@"+domain+">"))
 	res, err := c.b.Do(ctx, req)
+	if err == nil && res.IsSuccess() {
+		c.log.Info("call transferred by REFER", "to", target)
+		c.hangup(hangupEvent{by: "agent", cause: "transferred"})
+		return nil
+	}
+	// The carrier refuses REFER (or does not answer it): callgate calls the target
+	// itself and bridges the customer to it.
 	if err != nil {
-		return fmt.Errorf("REFER: %w", err)
+		c.log.Info("REFER failed; bridging the transfer", "err", err)
+	} else {
+		c.log.Info("REFER refused; bridging the transfer", "code", res.StatusCode)
 	}
-	if !res.IsSuccess() {
-		return fmt.Errorf("%w: %d %s", ErrTransferRefused, res.StatusCode, reasonPhrase(res.StatusCode))
+	return c.e.bridgeTransfer(ctx, c, target)
+}
+
+// bridgeTransfer hands the customer's leg (c's B) over to a new call that places a
+// leg to target and bridges the two; the agent leaves c. If target does not answer,
+// the agent's audio is put back and the call goes on.
+func (e *Edge) bridgeTransfer(ctx context.Context, c *call, target string) error {
+	if !e.admit() {
+		return ErrDraining
 	}
-	c.log.Info("call transferred", "to", target)
+	out := c.outTrunk
+	if err := out.acquire(e.now()); err != nil {
+		e.wg.Done()
+		return err
+	}
+	c.mu.Lock()
+	br := c.bridge
+	c.bridge = nil
+	from, tenant, agent := c.rec.Caller, c.rec.Tenant, c.rec.Agent
+	audio, dtmf := c.neg.audioB, c.neg.dtmfB
+	c.mu.Unlock()
+	if br != nil {
+		br.Close() // the agent stops talking to the customer while the target rings
+	}
+	t := &call{
+		id:       uuid.NewString(),
+		e:        e,
+		inTrunk:  c.outTrunk, // the customer's leg, carried over
+		outTrunk: out,
+		aOut:     c.b,
+		rtpA:     c.rtpB,
+		hangupCh: make(chan hangupEvent, 1),
+	}
+	t.inTrunk.hold()
+	t.log = e.log.With("call", t.id, "transferred_from", c.id)
+	t.rec = pool.Call{ID: t.id, Tenant: tenant, Direction: pool.Outbound, Agent: agent, Caller: from, Callee: target,
+		InTrunk: c.outTrunk.Name(), OutTrunk: out.Name(), State: "setup", SetupAt: e.now()}
+	t.neg = transferNegotiation(audio, dtmf, c.neg.sessionID+1)
+	var err error
+	if t.rtpB, err = media.NewLeg(e.ports, e.set.MediaBind); err != nil {
+		t.failed(503, err)
+		e.wg.Done()
+		c.startBridge()
+		return err
+	}
+	if err := e.placeB(ctx, t, out, from, target); err != nil {
+		code, _ := statusFor(err, e.set.NoRouteStatus)
+		// The customer's leg stays with c: nothing of it may be released with t.
+		t.rtpA, t.aOut = nil, nil
+		t.failed(code, err)
+		e.wg.Done()
+		c.startBridge()
+		return fmt.Errorf("%w: the target answered %d", ErrTransferRefused, code)
+	}
+	// Hand the customer's leg over: from now on its requests reach t, and c no longer
+	// BYEs it or closes its RTP leg.
+	c.mu.Lock()
+	t.aID = c.bID
+	c.b, c.rtpB = nil, nil
+	c.mu.Unlock()
+	e.remember(t)
+	t.startBridge()
+	t.log.Info("transfer bridged", "to", target)
+	go t.run()
 	c.hangup(hangupEvent{by: "agent", cause: "transferred"})
 	return nil
+}
+
+// transferNegotiation offers the target the codec the customer's leg uses.
+func transferNegotiation(audio media.Format, dtmf *media.Format, sessionID uint64) *negotiation {
+	n := agentNegotiation(audio, dtmf, sessionID)
+	n.answered = false
+	return n
 }
 
 // onNotify answers NOTIFYs inside a call (REFER progress); others get 481.

@@ -49,7 +49,8 @@ type call struct {
 	inTrunk, outTrunk *Trunk
 	bindingID         int64
 
-	a          *sipgo.DialogServerSession // nil for an agent's call
+	a          *sipgo.DialogServerSession // the caller's leg of an inbound call
+	aOut       *sipgo.DialogClientSession // A is a leg we placed (a transferred customer)
 	b          *sipgo.DialogClientSession
 	aID, bID   string // Call-IDs
 	rtpA, rtpB *media.Leg
@@ -126,10 +127,13 @@ wait:
 func (c *call) rtpSilent(d time.Duration) bool {
 	now := c.e.now()
 	c.mu.Lock()
-	answered := c.rec.AnswerAt
+	answered, rtpB := c.rec.AnswerAt, c.rtpB
 	c.mu.Unlock()
+	if rtpB == nil {
+		return false // handed over to a transfer: that call watches its media
+	}
 	last := answered
-	for _, st := range []media.LegStats{c.statsA(), c.rtpB.Stats()} {
+	for _, st := range []media.LegStats{c.statsA(), rtpB.Stats()} {
 		if t := st.LastReceived; t.After(last) {
 			last = t
 		}
@@ -141,31 +145,36 @@ func (c *call) rtpSilent(d time.Duration) bool {
 func (c *call) teardown(ev hangupEvent) {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
+	c.mu.Lock()
+	a, aOut, b := c.a, c.aOut, c.b // b is nil once handed over to a transfer
+	c.mu.Unlock()
 	var wg sync.WaitGroup
-	if ev.by != "caller" && c.a != nil {
+	bye := func(who string, f func(context.Context) error) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			if err := c.a.Bye(ctx); err != nil {
-				c.log.Debug("BYE to caller", "err", err)
+			if err := f(ctx); err != nil {
+				c.log.Debug("BYE to "+who, "err", err)
 			}
 		}()
 	}
-	if ev.by != "callee" {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			if err := c.b.Bye(ctx); err != nil {
-				c.log.Debug("BYE to callee", "err", err)
-			}
-		}()
+	if ev.by != "caller" {
+		if a != nil {
+			bye("caller", a.Bye)
+		} else if aOut != nil {
+			bye("caller", aOut.Bye)
+		}
+	}
+	if ev.by != "callee" && b != nil {
+		bye("callee", b.Bye)
 	}
 	wg.Wait()
 	rec := c.finish(func(r *pool.Call) {
 		r.Reason, r.HangupBy = ev.cause, ev.by
 		r.BilledSec = billedSeconds(r.AnswerAt, r.EndAt)
 	})
-	c.log.Info("call ended", "by", ev.by, "cause", ev.cause, "billed_s", rec.BilledSec)
+	c.log.Info("call ended", "by", ev.by, "cause", ev.cause, "billed_s", rec.BilledSec,
+		"rtp_a_in", rec.PacketsFromA, "rtp_a_out", rec.PacketsToA, "rtp_b_in", rec.PacketsFromB, "rtp_b_out", rec.PacketsToB)
 	c.notify(CallEvent{State: StateEnded, Code: rec.SIPCode, Reason: rec.Reason, By: rec.HangupBy, Billed: rec.BilledSec})
 }
 

@@ -11,7 +11,7 @@ import (
 // onAck confirms the caller's dialog. ACKs for re-INVITE answers need no action.
 func (e *Edge) onAck(req *sip.Request, tx sip.ServerTransaction) {
 	ref, ok := e.lookup(req.CallID().Value())
-	if !ok || ref.side != sideA {
+	if !ok || ref.side != sideA || ref.call.a == nil {
 		return
 	}
 	_ = ref.call.a.ReadAck(req, tx)
@@ -26,10 +26,13 @@ func (e *Edge) onBye(req *sip.Request, tx sip.ServerTransaction) {
 	}
 	c := ref.call
 	var err error
-	if ref.side == sideA {
-		err = c.a.ReadBye(req, tx)
-	} else {
+	switch {
+	case ref.side == sideB:
 		err = c.b.ReadBye(req, tx)
+	case c.a != nil:
+		err = c.a.ReadBye(req, tx)
+	default:
+		err = c.aOut.ReadBye(req, tx)
 	}
 	if err != nil {
 		c.log.Debug("BYE not for this dialog", "side", ref.side, "err", err)

@@ -295,14 +295,10 @@ func (a *goAgent) speak() {
 	}
 }
 
-func (a *goAgent) heardLevels() (at440, at1000 float64) {
+func (a *goAgent) heardSamples() []int16 {
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	if len(a.heard) < 1600 {
-		return 0, 0
-	}
-	last := a.heard[len(a.heard)-1600:]
-	return media.ToneLevel(last, 440, 8000), media.ToneLevel(last, 1000, 8000)
+	return append([]int16(nil), a.heard...)
 }
 
 func (a *goAgent) dial(to string) string {
@@ -315,12 +311,15 @@ func (a *goAgent) dial(to string) string {
 	return m["call"].(string)
 }
 
-func toneIn(samples []int16, hz float64) (level, other float64) {
+// dominant reports whether the last 200 ms of samples carry a tone at hz (peak above
+// 2,000 of 32,767) at least ten times stronger than at the other frequency.
+func dominant(samples []int16, hz, other float64) bool {
 	if len(samples) < 1600 {
-		return 0, 0
+		return false
 	}
 	s := samples[len(samples)-1600:]
-	return media.ToneLevel(s, hz, 8000), media.ToneLevel(s, hz*1.37, 8000)
+	l := media.ToneLevel(s, hz, 8000)
+	return l > 2000 && l > 10*media.ToneLevel(s, other, 8000)
 }
 
 func TestAgentCallFromGoBrowser(t *testing.T) {
@@ -337,12 +336,10 @@ func TestAgentCallFromGoBrowser(t *testing.T) {
 		if len(calls) != 1 {
 			return false
 		}
-		l, o := toneIn(calls[0].Heard(), 1000)
-		return l > 0.3 && l > 10*o
+		return dominant(calls[0].Heard(), 1000, 440)
 	})
 	eventually(t, "the agent hears the carrier's 440 Hz tone", func() bool {
-		l440, l1000 := a.heardLevels()
-		return l440 > 0.3 && l440 > 10*l1000
+		return dominant(a.heardSamples(), 440, 1000)
 	})
 	a.send(map[string]any{"type": "dtmf", "id": "k1", "call": id, "digits": "59#"})
 	if m := a.next("ok", "error"); m["type"] != "ok" {
@@ -445,8 +442,7 @@ func TestAgentHoldMuteAndTransfer(t *testing.T) {
 	a.state("connected")
 	eventually(t, "carrier answered", func() bool { return len(r.carrier.Calls()) == 1 })
 	bc := r.carrier.Calls()[0]
-	heard := func() float64 { l, _ := toneIn(bc.Heard(), 1000); return l }
-	eventually(t, "the carrier hears the agent", func() bool { return heard() > 0.3 })
+	eventually(t, "the carrier hears the agent", func() bool { return dominant(bc.Heard(), 1000, 440) })
 
 	a.send(map[string]any{"type": "mute", "id": "m1", "call": id, "muted": true})
 	if m := a.next("ok", "error"); m["type"] != "ok" {
@@ -488,4 +484,48 @@ func TestAgentHoldMuteAndTransfer(t *testing.T) {
 	if rec := r.record(t, id); rec.Reason != "transferred" || rec.SIPCode != 200 {
 		t.Fatalf("record %+v", rec)
 	}
+}
+
+// TestAgentTransferBridgedWhenReferRefused: the carrier refuses REFER, so callgate
+// calls the target itself and bridges the customer to it; the agent leaves.
+func TestAgentTransferBridgedWhenReferRefused(t *testing.T) {
+	r := newAgentRig(t, 2, "")
+	r.carrier.ReferStatus = 405
+	a := newGoAgent(t, r.base, agentToken)
+	id := a.dial("+8613900000002")
+	a.state("connected")
+	eventually(t, "carrier answered", func() bool { return len(r.carrier.Calls()) == 1 })
+	customer := r.carrier.Calls()[0]
+	eventually(t, "the customer hears the agent", func() bool { return dominant(customer.Heard(), 1000, 440) })
+
+	a.send(map[string]any{"type": "transfer", "id": "t1", "call": id, "to": "+8613900000077"})
+	ended := a.state("ended")
+	if ended["reason"] != "transferred" {
+		t.Fatalf("agent's call ended %v", ended)
+	}
+	var target *demo.Call
+	eventually(t, "the target was called", func() bool {
+		for _, c := range r.carrier.Calls() {
+			if c.To == "+8613900000077" {
+				target = c
+			}
+		}
+		return target != nil
+	})
+	if target.From != "+862100000001" {
+		t.Fatalf("target sees %s, want the tenant's number", target.From)
+	}
+	// Customer and target are bridged: each hears the other's 440 Hz, no agent tone.
+	eventually(t, "the customer hears the target", func() bool { return dominant(customer.Heard(), 440, 1000) })
+	eventually(t, "the target hears the customer", func() bool { return dominant(target.Heard(), 440, 1000) })
+	if customer.GotBye() {
+		t.Fatal("the customer was hung up by the transfer")
+	}
+	if rec := r.record(t, id); rec.Reason != "transferred" || rec.HangupBy != "agent" {
+		t.Fatalf("agent's record %+v", rec)
+	}
+	if err := r.carrier.Hangup(context.Background(), target); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "the customer got BYE when the target hung up", customer.GotBye)
 }

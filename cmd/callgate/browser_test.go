@@ -151,8 +151,7 @@ func TestBrowserCall(t *testing.T) {
 		if len(calls) != 1 {
 			return false
 		}
-		l, o := toneIn(calls[0].Heard(), 1000)
-		return l > 0.2 && l > 5*o
+		return dominant(calls[0].Heard(), 1000, 440)
 	})
 	do(t, ctx, "the page hears the carrier's 440 Hz", waitJS(`Math.abs(callgate.remoteFrequencyPeak() - 440) < 30`))
 	if path := os.Getenv("CALLGATE_SCREENSHOT"); path != "" { // docs/agent-page-call.png
@@ -218,8 +217,7 @@ func TestCRMPageOnAnotherOrigin(t *testing.T) {
 		if len(calls) != 1 {
 			return false
 		}
-		l, o := toneIn(calls[0].Heard(), 1000)
-		return l > 0.2 && l > 5*o
+		return dominant(calls[0].Heard(), 1000, 440)
 	})
 	do(t, ctx, "hang up from the CRM", chromedp.Click(chromedp.CSS(`[data-testid="call-1"]`)),
 		waitJS(`document.querySelector('[data-testid="state-1"]').dataset.state === "ended"`))

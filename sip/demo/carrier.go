@@ -84,7 +84,7 @@ type Call struct {
 	mu         sync.Mutex
 	held       bool    // the other side's last re-INVITE put us on hold
 	referredTo string  // Refer-To of the last REFER
-	heard      []int16 // the caller's audio, decoded (first 10 s)
+	heard      []int16 // the caller's latest audio, decoded
 	dtmf       []byte  // RFC 4733 digits received
 	lastEvent  uint32
 }
@@ -390,10 +390,11 @@ func (c *Call) listen(pkt []byte) {
 			}
 		}
 	case h.PayloadType == 0 || h.PayloadType == 8:
-		if len(c.heard) < 10*media.G711Rate {
-			for _, b := range payload {
-				c.heard = append(c.heard, c.law.Decode(b))
-			}
+		for _, b := range payload {
+			c.heard = append(c.heard, c.law.Decode(b))
+		}
+		if keep := 10 * media.G711Rate; len(c.heard) > 2*keep { // the last 10-20 s
+			c.heard = append(c.heard[:0], c.heard[len(c.heard)-keep:]...)
 		}
 	}
 }
