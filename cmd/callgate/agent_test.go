@@ -529,3 +529,22 @@ func TestAgentTransferBridgedWhenReferRefused(t *testing.T) {
 	}
 	eventually(t, "the customer got BYE when the target hung up", customer.GotBye)
 }
+
+// TestAgentHearsEarlyMedia: a 183 with SDP plays in the agent's browser before answer.
+func TestAgentHearsEarlyMedia(t *testing.T) {
+	r := newAgentRig(t, 2, "")
+	r.carrier.EarlyMedia = true
+	r.carrier.RingFor = time.Minute
+	a := newGoAgent(t, r.base, agentToken)
+	id := a.dial("+8613900000002")
+	a.state("early")
+	eventually(t, "the agent hears the carrier's early media", func() bool { return dominant(a.heardSamples(), 440, 1000) })
+	a.send(map[string]any{"type": "hangup", "call": id})
+	ended := a.state("ended")
+	if ended["code"] != 487.0 || ended["reason"] != "cancel" || ended["by"] != "agent" {
+		t.Fatalf("ended %v", ended)
+	}
+	if rec := r.record(t, id); rec.SIPCode != 487 || !rec.AnswerAt.IsZero() || rec.PacketsToA < 10 {
+		t.Fatalf("record %+v", rec)
+	}
+}
