@@ -164,7 +164,12 @@ func BenchmarkBrowserLegWrite(b *testing.B) {
 	if err := bl.WriteRTP(pkt); err != nil {
 		b.Fatal(err)
 	}
-	track := <-br.tracks
+	var track *webrtc.TrackRemote
+	select {
+	case track = <-br.tracks:
+	case <-time.After(3 * time.Second):
+		b.Fatal("browser got no track")
+	}
 	go func() { // the browser reads, without allocating
 		buf := make([]byte, 1500)
 		for {

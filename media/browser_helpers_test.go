@@ -156,8 +156,16 @@ func (b *testBrowser) connect(w *WebRTC) (*BrowserLeg, string) {
 		b.t.Fatal(err)
 	}
 	b.t.Cleanup(func() { leg.Close() })
-	b.t.Logf("offer:\n%s\nanswer:\n%s", b.pc.LocalDescription().SDP, answer)
+	if _, ok := b.t.(*testing.T); ok {
+		b.t.Logf("offer:\n%s\nanswer:\n%s", b.pc.LocalDescription().SDP, answer)
+	}
 	b.answer(answer)
+	for deadline := time.Now().Add(10 * time.Second); leg.pc.ConnectionState() != webrtc.PeerConnectionStateConnected; {
+		if time.Now().After(deadline) {
+			b.t.Fatal("browser leg did not connect")
+		}
+		time.Sleep(time.Millisecond)
+	}
 	return leg, answer
 }
 

@@ -12,11 +12,15 @@
 //   - [Leg] is one RTP endpoint toward a SIP peer: a UDP socket on a port from
 //     [Ports], symmetric RTP (latching to the address packets really come
 //     from) and lock-free counters.
-//   - [Bridge] relays RTP between two legs in both directions, rewriting SSRC,
-//     sequence numbers, timestamps and payload types so that each peer sees one
-//     continuous stream, and relays, reports and injects RFC 4733 DTMF.
-//   - [MuLawEncode], [ALawEncode], their decoders and [Tone] are G.711 helpers
-//     for tests and generated audio.
+//   - [WebRTC] answers agents' browsers (pion, G.711 only) with a
+//     [BrowserLeg]: one PeerConnection per logged-in agent, kept for the whole
+//     session, that calls attach to and detach from in turn.
+//   - [Bridge] relays RTP between two [Endpoint]s (legs of either kind) in
+//     both directions, rewriting SSRC, sequence numbers, timestamps and
+//     payload types so that each peer sees one continuous stream, and relays,
+//     reports and injects RFC 4733 DTMF.
+//   - [MuLawEncode], [ALawEncode], their decoders, [Tone] and [ToneLevel] are
+//     G.711 helpers for tests and generated audio.
 //
 // The package does not transcode: both legs of a bridge must have negotiated
 // the same codec ([NewBridgeConfig] checks this). Time comes from an injected
