@@ -168,7 +168,11 @@ func serve(ctx context.Context, cfg *configs.Config, log *slog.Logger, stdout io
 		Auth:  signaling.NewDirectory(agentAccounts(cfg)),
 		Seats: signaling.NewSeats(tenantSeats(cfg)),
 		Media: func(ctx context.Context, offer string) (signaling.BrowserLeg, string, error) {
-			return rtc.NewBrowserLeg(ctx, offer)
+			leg, answer, err := rtc.NewBrowserLeg(ctx, offer)
+			if err != nil {
+				return nil, "", err // a nil interface, not a typed nil *BrowserLeg
+			}
+			return leg, answer, nil
 		},
 		Dialer:  edge,
 		Records: store,
