@@ -116,3 +116,20 @@ func (s *Seats) Used(tenant string) int {
 	defer s.mu.Unlock()
 	return s.used[tenant]
 }
+
+// SeatUse is one tenant's seats.
+type SeatUse struct {
+	Tenant      string
+	Used, Total int
+}
+
+// Snapshot lists every tenant's seats.
+func (s *Seats) Snapshot() []SeatUse {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make([]SeatUse, 0, len(s.total))
+	for tenant, total := range s.total {
+		out = append(out, SeatUse{Tenant: tenant, Used: s.used[tenant], Total: total})
+	}
+	return out
+}

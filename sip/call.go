@@ -61,9 +61,10 @@ type call struct {
 	// the agent's session-long browser leg, which the call borrows.
 	agent *agentSide
 
-	mu  sync.Mutex
-	rec pool.Call
-	att pool.Attempt
+	mu         sync.Mutex
+	rec        pool.Call
+	att        pool.Attempt
+	setupAdded time.Duration // from the call's arrival to the first B-leg INVITE sent
 
 	// cancelSetup ends call setup early (shutdown); nil once connected.
 	cancelSetup context.CancelCauseFunc
@@ -211,9 +212,12 @@ func (c *call) finish(set func(r *pool.Call)) pool.Call {
 		c.att.EndAt = now
 	}
 	set(&c.rec)
-	rec, att := c.rec, c.att
+	rec, att, setup := c.rec, c.att, c.setupAdded
 	c.mu.Unlock()
 	c.e.writeEnd(rec, &att)
+	if c.e.observer != nil {
+		c.e.observer.CallEnded(rec, setup)
+	}
 	return rec
 }
 

@@ -81,6 +81,7 @@ type Edge struct {
 	log       *slog.Logger
 	router    Router
 	outRouter OutboundRouter
+	observer  CallObserver
 	recorder  Recorder
 	ports     *media.Ports
 	now       func() time.Time
@@ -118,6 +119,16 @@ type Option func(*Edge)
 
 // WithLogger sets the logger (default slog.Default()).
 func WithLogger(l *slog.Logger) Option { return func(e *Edge) { e.log = l } }
+
+// CallObserver learns of every finished call (metrics).
+type CallObserver interface {
+	// CallEnded gets the final record and the time callgate took from the call's
+	// arrival to sending the callee's INVITE (0 if no INVITE was sent).
+	CallEnded(rec pool.Call, setup time.Duration)
+}
+
+// WithObserver sets the observer of finished calls.
+func WithObserver(o CallObserver) Option { return func(e *Edge) { e.observer = o } }
 
 // WithClock sets the clock used for records and limits (default time.Now).
 func WithClock(now func() time.Time) Option { return func(e *Edge) { e.now = now } }

@@ -48,6 +48,11 @@ func (e *Edge) placeB(ctx context.Context, c *call, out *Trunk, showAs, target s
 	}
 	c.b = dc
 	c.bID = inv.CallID().Value()
+	c.mu.Lock()
+	if c.setupAdded == 0 {
+		c.setupAdded = e.now().Sub(c.rec.SetupAt)
+	}
+	c.mu.Unlock()
 	e.remember(c) // BYE or CANCEL races from either side now find the call
 
 	opts := sipgo.AnswerOptions{OnResponse: func(res *sip.Response) error { return c.onProvisional(res) }}

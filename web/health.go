@@ -25,6 +25,11 @@ func WithWebsocket(h http.Handler) PublicOption {
 	return func(p *Public) { p.mux.Handle("GET /ws", h) }
 }
 
+// WithMetrics serves Prometheus metrics at /metrics.
+func WithMetrics(h http.Handler) PublicOption {
+	return func(p *Public) { p.mux.Handle("GET /metrics", h) }
+}
+
 // WithAssets serves the agent page and SDK (everything not otherwise routed).
 func WithAssets(h http.Handler) PublicOption {
 	return func(p *Public) { p.assets = h }

@@ -390,6 +390,25 @@ func TestAgentCallFromGoBrowser(t *testing.T) {
 	if calls := h["calls"].([]any); len(calls) != 2 || calls[0].(map[string]any)["call"] != id2 {
 		t.Fatalf("history %v", h)
 	}
+
+	res, err := http.Get(r.base + "metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(res.Body)
+	res.Body.Close()
+	for _, want := range []string{
+		`callgate_calls_total{code="2xx",direction="outbound",result="answered",trunk="carrier"} 2`,
+		`callgate_seats_used{tenant="acme"} 1`,
+		`callgate_agent_sessions 1`,
+		`callgate_calls_active 0`,
+		`callgate_setup_seconds_count{direction="outbound"} 2`,
+		`go_goroutines`,
+	} {
+		if !strings.Contains(string(body), want) {
+			t.Errorf("/metrics lacks %s", want)
+		}
+	}
 }
 
 func TestAgentDropMidCallHangsUpAndFreesSeat(t *testing.T) {
@@ -433,7 +452,6 @@ func eventually(t *testing.T, what string, cond func() bool) {
 	}
 }
 
-var _ = io.Discard
 
 func TestAgentHoldMuteAndTransfer(t *testing.T) {
 	r := newAgentRig(t, 2, "")

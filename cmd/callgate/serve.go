@@ -95,6 +95,23 @@ func callerPools(cfg *configs.Config) []routing.CallerPool {
 	return out
 }
 
+// trunkGauges reads the trunks' live calls and registration state for the metrics.
+func trunkGauges(edge *sip.Edge) []web.TrunkGauge {
+	regs := map[string]bool{}
+	for _, r := range edge.Registrations() {
+		regs[r.Trunk] = r.State == sip.RegRegistered
+	}
+	var out []web.TrunkGauge
+	for _, t := range edge.Trunks() {
+		g := web.TrunkGauge{Name: t.Name(), Active: t.Active()}
+		if ok, registers := regs[t.Name()]; registers {
+			g.Registered = &ok
+		}
+		out = append(out, g)
+	}
+	return out
+}
+
 func agentAccounts(cfg *configs.Config) []signaling.AgentAccount {
 	out := make([]signaling.AgentAccount, 0, len(cfg.Agents))
 	for _, a := range cfg.Agents {
@@ -146,8 +163,24 @@ func serve(ctx context.Context, cfg *configs.Config, log *slog.Logger, stdout io
 	if err != nil {
 		return err
 	}
-	edge, err := sip.New(set, cfg.Trunks, routing.NewInbound(store, nil), store, ports, sip.WithLogger(log),
-		sip.WithOutboundRouter(routing.NewOutbound(callerPools(cfg))))
+	var edge *sip.Edge
+	var agents *signaling.Server
+	seats := signaling.NewSeats(tenantSeats(cfg))
+	metrics := web.NewMetrics(web.MetricsSources{
+		ActiveCalls: func() int { return edge.ActiveCalls() },
+		Trunks:      func() []web.TrunkGauge { return trunkGauges(edge) },
+		Ports:       func() (int, int) { return ports.InUse(), ports.Cap() },
+		Sessions:    func() int { return agents.Sessions() },
+		Seats: func() []web.SeatGauge {
+			var out []web.SeatGauge
+			for _, s := range seats.Snapshot() {
+				out = append(out, web.SeatGauge{Tenant: s.Tenant, Used: s.Used, Total: s.Total})
+			}
+			return out
+		},
+	})
+	edge, err = sip.New(set, cfg.Trunks, routing.NewInbound(store, nil), store, ports, sip.WithLogger(log),
+		sip.WithOutboundRouter(routing.NewOutbound(callerPools(cfg))), sip.WithObserver(metrics))
 	if err != nil {
 		return err
 	}
@@ -164,9 +197,9 @@ func serve(ctx context.Context, cfg *configs.Config, log *slog.Logger, stdout io
 		return fmt.Errorf("webrtc: %w", err)
 	}
 	defer rtc.Close()
-	agents := signaling.NewServer(signaling.Config{AllowedOrigins: cfg.Web.AllowedOrigins}, signaling.Deps{
+	agents = signaling.NewServer(signaling.Config{AllowedOrigins: cfg.Web.AllowedOrigins}, signaling.Deps{
 		Auth:  signaling.NewDirectory(agentAccounts(cfg)),
-		Seats: signaling.NewSeats(tenantSeats(cfg)),
+		Seats: seats,
 		Media: func(ctx context.Context, offer string) (signaling.BrowserLeg, string, error) {
 			leg, answer, err := rtc.NewBrowserLeg(ctx, offer)
 			if err != nil {
@@ -188,7 +221,7 @@ func serve(ctx context.Context, cfg *configs.Config, log *slog.Logger, stdout io
 			return nil
 		},
 		"store": store.Ping,
-	}, web.WithWebsocket(agents), web.WithAssets(web.Assets()))
+	}, web.WithWebsocket(agents), web.WithMetrics(metrics.Handler()), web.WithAssets(web.Assets()))
 	var servers []*http.Server
 	errc := make(chan error, 2)
 	for _, l := range []struct {
