@@ -7,7 +7,6 @@ import (
 	"log/slog"
 	"net"
 	"net/netip"
-	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -432,5 +431,3 @@ func (e *Edge) onOptions(req *sip.Request, tx sip.ServerTransaction) {
 func respond(tx sip.ServerTransaction, req *sip.Request, code int, reason string) {
 	_ = tx.Respond(sip.NewResponseFromRequest(req, code, reason, nil))
 }
-
-func portString(p uint16) string { return strconv.Itoa(int(p)) }

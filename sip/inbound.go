@@ -176,11 +176,3 @@ func (c *call) failed(code int, cause error) {
 	c.notify(CallEvent{State: StateEnded, Code: rec.SIPCode, Reason: rec.Reason, By: rec.HangupBy})
 	c.log.Info("call failed", "code", code, "cause", rec.Reason, "err", cause)
 }
-
-// safeUser keeps a dialled string for the record only if it is a plain number.
-func safeUser(u string) string {
-	if n, err := routing.NormalizeE164(u); err == nil {
-		return n
-	}
-	return ""
-}
