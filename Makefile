@@ -11,10 +11,14 @@ run:
 build:
 	go build -ldflags "$(LDFLAGS)" -o bin/callgate ./cmd/callgate
 
+STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
+
 vet:
 	go vet ./...
+	go run $(STATICCHECK) ./...
 
-# The whole suite, race detector on. Needs SIPp (Debian: sip-tester).
+# The whole suite, race detector on. Needs SIPp, Chromium and Node (Debian: sip-tester
+# chromium nodejs).
 test: vet
 	go test -race -count=1 -timeout 20m ./...
 
