@@ -31,6 +31,12 @@ type Config struct {
 	Agents []Agent `yaml:"agents"`
 	// Web holds settings of the HTTP surface.
 	Web Web `yaml:"web"`
+	// Masking configures number masking: which virtual pools bindings come from, the
+	// limits allocation and the binding GC keep, and what a call to an unbound
+	// virtual number gets.
+	Masking Masking `yaml:"masking"`
+	// API configures the signed business API on the internal listener.
+	API API `yaml:"api"`
 	// Demo runs a demo carrier on loopback (used by the built-in default config).
 	Demo Demo `yaml:"demo"`
 
@@ -63,6 +69,8 @@ type SIP struct {
 	// NoRoute is the SIP status answered when an inbound call matches no binding;
 	// default 404.
 	NoRouteStatus int `yaml:"no_route_status"`
+	// Limits bound what the SIP listeners accept before parsing (sip_limits.go).
+	Limits SIPLimits `yaml:"limits"`
 }
 
 // Media holds RTP settings.
@@ -116,6 +124,11 @@ type Tenant struct {
 	TimeZone string `yaml:"time_zone"`
 	// Seats is the number of agents that may be logged in at once; default 10.
 	Seats int `yaml:"seats"`
+	// DefaultRegion is the ISO 3166 region national numbers are read in ("0755…",
+	// "138…" for CN); default CN.
+	DefaultRegion string `yaml:"default_region"`
+	// Callers is how agents' calls get their caller numbers (callers.go).
+	Callers Callers `yaml:"callers"`
 
 	Pos Pos `yaml:"-"`
 }
@@ -177,6 +190,22 @@ type Pool struct {
 	// Trunks carry calls placed from this pool's numbers, in order.
 	Trunks  []string `yaml:"trunks"`
 	Numbers []string `yaml:"numbers"` // E.164 with leading +
+
+	// Caller pools (fixed, certified, mobile) only; see callers.go.
+	//
+	// Cities are the cities a certified pool's numbers are certified for (required
+	// for certified pools, here or per number). City and Province say where a mobile
+	// or fixed pool's numbers are local; default: each number's own home, from its
+	// prefix. Names are English or Chinese ("Shenzhen", "深圳").
+	Cities   []string `yaml:"cities"`
+	City     string   `yaml:"city"`
+	Province string   `yaml:"province"`
+	// CallsPerDay and CallsPerHour cap the calls from each number, replacing the
+	// tenant's caller_per_day and caller_per_hour; 0: the tenant's; negative: none.
+	CallsPerDay  int `yaml:"calls_per_day"`
+	CallsPerHour int `yaml:"calls_per_hour"`
+	// Overrides change the settings of single numbers.
+	Overrides []NumberOverride `yaml:"overrides"`
 
 	Pos Pos `yaml:"-"`
 }

@@ -33,6 +33,7 @@ const (
 	// off; media.ice_public_ips: none, the host's own addresses are advertised.
 
 	// web.allowed_origins: none; only callgate's own agent page opens the websocket.
+	// masking.* and api.*: see masking.go.
 	// agents[]: no defaults; every agent names its tenant and how it logs in.
 
 	defaultSQLitePath = "callgate.db" // storage.sqlite.path, relative to the working dir
@@ -42,6 +43,22 @@ const (
 
 	defaultTimeZone = "UTC" // tenants[].time_zone
 	defaultSeats    = 10    // tenants[].seats
+	defaultRegion   = "CN"  // tenants[].default_region
+
+	// tenants[].callers (callers.go); caps and min_attempts negative: off.
+	// tenants[].callers.strategy: defaultStrategy().
+	defaultPairPerDay        = 2               // tenants[].callers.caps.pair_per_day
+	defaultCalleePerDay      = 3               // tenants[].callers.caps.callee_per_day
+	defaultCallerPerDay      = 300             // tenants[].callers.caps.caller_per_day
+	defaultCallerPerHour     = 60              // tenants[].callers.caps.caller_per_hour
+	defaultCallerLease       = 2 * time.Minute // tenants[].callers.lease
+	minCallerLease           = 3 * time.Second //
+	defaultEscalateWithin    = 72 * time.Hour  // tenants[].callers.escalate_within (negative: off)
+	defaultHealthMinAttempts = 30              // tenants[].callers.health.min_attempts (negative: off)
+	defaultHealthAnswerFloor = 0.1             // tenants[].callers.health.answer_rate_floor
+	defaultHealthWindow      = 24 * time.Hour  // tenants[].callers.health.window
+	minHealthWindow          = time.Hour       //
+	defaultHealthRest        = 24 * time.Hour  // tenants[].callers.health.rest
 
 	defaultTrunkTransport     = "udp"             // trunks[].transport
 	defaultTrunkPort          = 5060              // trunks[].port for udp and tcp
@@ -50,6 +67,18 @@ const (
 	defaultMaxCallsPerSecond  = 10.0              // trunks[].max_calls_per_second (negative: off)
 	defaultRegisterExpires    = 300 * time.Second // trunks[].register.expires
 )
+
+// defaultStrategy is a tenant's default caller-number strategy: a certified number
+// for the callee's city, else a mobile number of the callee's city, then of its
+// province, else a fixed line.
+func defaultStrategy() []CallerStep {
+	return []CallerStep{
+		{Type: poolCertified, Match: matchCity},
+		{Type: poolMobile, Match: matchCity},
+		{Type: poolMobile, Match: matchProvince},
+		{Type: poolFixed, Match: matchAny},
+	}
+}
 
 // defaultCodecs returns the default codec list of a trunk, in preference order.
 func defaultCodecs() []string { return []string{"PCMU", "PCMA"} }
@@ -84,6 +113,7 @@ func applyDefaults(cfg *Config) {
 	s.MaxCallDuration = cmp.Or(s.MaxCallDuration, Duration(defaultMaxCallDuration))
 	s.ShutdownGrace = cmp.Or(s.ShutdownGrace, Duration(defaultShutdownGrace))
 	s.NoRouteStatus = cmp.Or(s.NoRouteStatus, defaultNoRouteStatus)
+	sipLimitsDefaults(&s.Limits) // sip.limits.*: see sip_limits.go
 
 	m := &cfg.Media
 	m.PortMin = cmp.Or(m.PortMin, defaultMediaPortMin)
@@ -102,10 +132,13 @@ func applyDefaults(cfg *Config) {
 	cfg.Log.Level = cmp.Or(cfg.Log.Level, defaultLogLevel)
 	cfg.Log.Format = cmp.Or(cfg.Log.Format, defaultLogFormat)
 
+	maskingDefaults(&cfg.Masking)
+
 	for i := range cfg.Tenants {
 		t := &cfg.Tenants[i]
 		t.TimeZone = cmp.Or(t.TimeZone, defaultTimeZone)
 		t.Seats = cmp.Or(t.Seats, defaultSeats)
+		callerDefaults(t) // tenants[].default_region and .callers: see callers.go
 	}
 
 	for i := range cfg.Trunks {

@@ -32,6 +32,7 @@ func (v *validation) items() {
 	tenants := v.tenants()
 	trunks := v.trunks()
 	owners := v.pools(tenants, trunks)
+	v.callers() // callers.go: tenants' callers sections, caller pools' keys
 	v.bindings(tenants, trunks, owners)
 	v.agents(tenants)
 }

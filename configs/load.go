@@ -76,6 +76,8 @@ type document struct {
 	Bindings   []*item[Binding] `yaml:"bindings"`
 	Agents     []*item[Agent]   `yaml:"agents"`
 	Web        Web              `yaml:"web"`
+	Masking    Masking          `yaml:"masking"`
+	API        API              `yaml:"api"`
 	Demo       Demo             `yaml:"demo"`
 }
 
@@ -161,6 +163,8 @@ func (l loader) load(name, dir string, b []byte) (*Config, error) {
 		Log:        doc.Log,
 		TrunkFiles: doc.TrunkFiles,
 		Web:        doc.Web,
+		Masking:    doc.Masking,
+		API:        doc.API,
 		Demo:       doc.Demo,
 		Files:      []string{name},
 	}

@@ -2,7 +2,9 @@ package configs
 
 import (
 	"errors"
+	"fmt"
 	"io/fs"
+	"os"
 	"path/filepath"
 	"reflect"
 	"slices"
@@ -332,9 +334,16 @@ func TestExampleConfig(t *testing.T) {
 
 func TestExampleConfigNeedsItsSecret(t *testing.T) {
 	_, err := envLoader(nil).loadPath("callgate.example.yaml")
+	// The line of crm-bot's token_env, wherever edits to the example put it.
+	b, rerr := os.ReadFile("callgate.example.yaml")
+	if rerr != nil {
+		t.Fatal(rerr)
+	}
+	before, _, _ := strings.Cut(string(b), "token_env: CALLGATE_AGENT_CRM_BOT_TOKEN")
+	line := strings.Count(before, "\n") + 1
 	checkProblems(t, errorLines(t, err), []wantProblem{
 		{filepath.Join("trunks", "carrier-a.yaml") + ":14", "environment variable CALLGATE_CARRIER_A_PASSWORD is not set"},
-		{"callgate.example.yaml:145", `agent "crm-bot": token_env: environment variable CALLGATE_AGENT_CRM_BOT_TOKEN is not set`},
+		{fmt.Sprintf("callgate.example.yaml:%d", line), `agent "crm-bot": token_env: environment variable CALLGATE_AGENT_CRM_BOT_TOKEN is not set`},
 	})
 }
 

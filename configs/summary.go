@@ -102,6 +102,8 @@ func Summary(c *Config) string {
 		origins = strings.Join(c.Web.AllowedOrigins, ", ")
 	}
 	fmt.Fprintf(&b, "web: allowed origins %s\n", origins)
+	maskingSummary(&b, c)
+	callerSummary(&b, c)
 	return b.String()
 }
 

@@ -94,6 +94,8 @@ func (v *validation) validate() {
 	v.demo(top)
 	v.web(top)
 	v.items()
+	v.masking(top) // after items: it refers to pools and tenants
+	v.api(top)
 }
 
 // listen checks the listener addresses.
@@ -158,6 +160,7 @@ func (v *validation) sip(top place) {
 	if s.NoRouteStatus < 400 || s.NoRouteStatus > 699 {
 		v.bad(top, at("sip", "no_route_status"), "must be a SIP failure status from 400 to 699, got %d", s.NoRouteStatus)
 	}
+	v.sipLimits(top)
 }
 
 // media checks the RTP settings.

@@ -2,7 +2,6 @@ package pool
 
 import (
 	"context"
-	"database/sql"
 	"log/slog"
 	"path/filepath"
 	"sync"
@@ -57,24 +56,13 @@ func openTest(t testing.TB, opts ...Option) *SQLiteStore {
 }
 
 // bindingByID reads a binding whatever its state; deleted reports deleted_at.
-func bindingByID(t testing.TB, s *SQLiteStore, id int64) (b Binding, deleted time.Time) {
+func bindingByID(t testing.TB, s *SQLiteStore, id int64) (b BindingRecord, deleted time.Time) {
 	t.Helper()
-	rows, err := s.r.Query(`SELECT `+bindingColumns+`, deleted_at FROM bindings WHERE id = ?`, id)
+	b, err := s.Binding(context.Background(), id)
 	if err != nil {
-		t.Fatal(err)
+		t.Fatalf("binding %d: %v", id, err)
 	}
-	defer rows.Close()
-	if !rows.Next() {
-		t.Fatalf("binding %d not stored", id)
-	}
-	var del sql.NullInt64
-	var ea, cr, fc, lc sql.NullInt64
-	if err := rows.Scan(&b.ID, &b.Tenant, &b.Mode, &b.Virtual, &b.A, &b.B, &b.Y, &b.Trunk, &b.Static,
-		&b.Expiry, &b.ExpirySec, &ea, &cr, &fc, &lc, &del); err != nil {
-		t.Fatal(err)
-	}
-	b.ExpireAt, b.CreatedAt, b.FirstCall, b.LastCall = fromMS(ea), fromMS(cr), fromMS(fc), fromMS(lc)
-	return b, fromMS(del)
+	return b, b.DeletedAt
 }
 
 // count returns the result of a count query on the reader.

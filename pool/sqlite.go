@@ -35,10 +35,11 @@ const (
 // the same file (they wait up to 5 s for the write lock). It is safe for concurrent
 // use.
 type SQLiteStore struct {
-	w   *sql.DB // exactly one connection: the only writer
-	r   *sql.DB // readers
-	now func() time.Time
-	log *slog.Logger
+	w     *sql.DB // exactly one connection: the only writer
+	r     *sql.DB // readers
+	now   func() time.Time
+	log   *slog.Logger
+	rules atomic.Pointer[BindingRules] // with defaults applied
 
 	closed    atomic.Bool
 	closeOnce sync.Once
@@ -51,8 +52,9 @@ var _ Store = (*SQLiteStore)(nil)
 type Option func(*settings) error
 
 type settings struct {
-	now func() time.Time
-	log *slog.Logger
+	now   func() time.Time
+	log   *slog.Logger
+	rules BindingRules
 }
 
 // WithClock sets the clock the store uses for times it stamps itself (binding
@@ -76,6 +78,15 @@ func WithLogger(l *slog.Logger) Option {
 			return fmt.Errorf("pool: WithLogger: %w: nil logger", ErrInvalid)
 		}
 		s.log = l
+		return nil
+	}
+}
+
+// WithBindingRules sets the limits that allocation and the GC keep (per-number cap,
+// cool-down, idle reclaim). The default is the zero BindingRules: every default.
+func WithBindingRules(r BindingRules) Option {
+	return func(s *settings) error {
+		s.rules = r
 		return nil
 	}
 }
@@ -110,6 +121,7 @@ func openSQLite(ctx context.Context, path string, ms []migration, set settings) 
 		return nil, fmt.Errorf("pool: open sqlite %s: %w", path, err)
 	}
 	s := &SQLiteStore{now: set.now, log: set.log}
+	s.SetBindingRules(set.rules)
 	fail := func(err error) (*SQLiteStore, error) {
 		if s.r != nil {
 			s.r.Close()

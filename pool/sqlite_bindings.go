@@ -8,18 +8,40 @@ import (
 )
 
 const bindingColumns = `id, tenant, mode, virtual, party_a, party_b, y, trunk, static,
-	expiry_type, expiry_sec, expire_at, created_at, first_call_at, last_call_at`
+	expiry_type, expiry_sec, expire_at, created_at, first_call_at, last_call_at, y_trunk`
+
+// bindingDetailColumns are bindingColumns and what only the business API reads.
+const bindingDetailColumns = bindingColumns + `, city, channel, pool, idem_key, updated_at,
+	deleted_at, end_reason`
+
+// rowScanner is *sql.Rows or *sql.Row.
+type rowScanner interface{ Scan(dest ...any) error }
 
 // scanBinding reads one row of bindingColumns.
-func scanBinding(rows *sql.Rows) (Binding, error) {
+func scanBinding(rows rowScanner) (Binding, error) {
 	var (
 		b                           Binding
 		expireAt, first, last, crtd sql.NullInt64
 	)
 	err := rows.Scan(&b.ID, &b.Tenant, &b.Mode, &b.Virtual, &b.A, &b.B, &b.Y, &b.Trunk, &b.Static,
-		&b.Expiry, &b.ExpirySec, &expireAt, &crtd, &first, &last)
+		&b.Expiry, &b.ExpirySec, &expireAt, &crtd, &first, &last, &b.YTrunk)
 	b.ExpireAt, b.CreatedAt, b.FirstCall, b.LastCall = fromMS(expireAt), fromMS(crtd), fromMS(first), fromMS(last)
 	return b, err
+}
+
+// scanBindingDetail reads one row of bindingDetailColumns.
+func scanBindingDetail(rows rowScanner) (BindingRecord, error) {
+	var (
+		r                                             BindingRecord
+		expireAt, first, last, crtd, updated, deleted sql.NullInt64
+	)
+	b := &r.Binding
+	err := rows.Scan(&b.ID, &b.Tenant, &b.Mode, &b.Virtual, &b.A, &b.B, &b.Y, &b.Trunk, &b.Static,
+		&b.Expiry, &b.ExpirySec, &expireAt, &crtd, &first, &last, &b.YTrunk,
+		&r.City, &r.Channel, &r.Pool, &r.IdempotencyKey, &updated, &deleted, &r.EndReason)
+	b.ExpireAt, b.CreatedAt, b.FirstCall, b.LastCall = fromMS(expireAt), fromMS(crtd), fromMS(first), fromMS(last)
+	r.UpdatedAt, r.DeletedAt = fromMS(updated), fromMS(deleted)
+	return r, err
 }
 
 // staticKey is the identity of a static binding.
@@ -43,7 +65,11 @@ func sameStatic(old, b Binding) bool {
 // A static binding's identity is (Virtual, Mode, A): one that is new is inserted
 // (CreatedAt = the store's clock), one whose other fields changed is updated in place
 // (keeping its ID, CreatedAt and call times), and one no longer in bs is unbound
-// (deleted_at set; the row stays for history and cool-down). ID, Static, CreatedAt,
+// (deleted_at set, end reason "config"; the row stays for history, and its parties
+// cool down like an unbound binding's). Static bindings hold their (number, party)
+// pairs like API bindings do, so allocation never hands out a number a static AXN
+// binding holds; where an API binding holds the same pair, the static one takes it
+// over (config wins). ID, Static, CreatedAt,
 // FirstCall and LastCall of bs are ignored. Invalid or duplicate bindings fail the
 // whole sync with ErrInvalid and change nothing.
 func (s *SQLiteStore) SyncStaticBindings(ctx context.Context, bs []Binding) error {
@@ -62,6 +88,7 @@ func (s *SQLiteStore) SyncStaticBindings(ctx context.Context, bs []Binding) erro
 		order = append(order, k)
 	}
 	now := s.now()
+	cool := s.bindingRules().CoolDown
 	var inserted, updated, deleted int
 	err := s.write(ctx, func(tx *sql.Tx) error {
 		have, err := liveStatic(ctx, tx)
@@ -72,12 +99,26 @@ func (s *SQLiteStore) SyncStaticBindings(ctx context.Context, bs []Binding) erro
 			b, ok := want[k]
 			switch {
 			case !ok:
-				_, err = tx.ExecContext(ctx, `UPDATE bindings SET deleted_at = ? WHERE id = ?`, now.UnixMilli(), old.ID)
+				err = endBinding(ctx, tx, old, EndConfig, now, cool)
 				deleted++
 			case !sameStatic(old, b):
 				_, err = tx.ExecContext(ctx, `UPDATE bindings SET tenant = ?, party_b = ?, y = ?, trunk = ?,
-					expiry_type = ?, expiry_sec = ?, expire_at = ? WHERE id = ?`,
-					b.Tenant, b.B, b.Y, b.Trunk, b.Expiry, b.ExpirySec, ms(b.ExpireAt), old.ID)
+					expiry_type = ?, expiry_sec = ?, expire_at = ?, updated_at = ? WHERE id = ?`,
+					b.Tenant, b.B, b.Y, b.Trunk, b.Expiry, b.ExpirySec, ms(b.ExpireAt), now.UnixMilli(), old.ID)
+				if err == nil && (old.B != b.B || old.Y != b.Y) {
+					// Its parties changed: hold the new ones (the old are released
+					// without cool-down: config edits are deliberate).
+					b.ID = old.ID
+					if err = dropParties(ctx, tx, old.ID); err == nil {
+						err = claimStaticParties(ctx, tx, b)
+					}
+					if err == nil && old.Y != b.Y {
+						err = adjustBound(ctx, tx, -1, old.Y)
+						if err == nil {
+							err = adjustBound(ctx, tx, +1, b.Y)
+						}
+					}
+				}
 				updated++
 			}
 			if err != nil {
@@ -89,10 +130,19 @@ func (s *SQLiteStore) SyncStaticBindings(ctx context.Context, bs []Binding) erro
 				continue
 			}
 			b := want[k]
-			_, err := tx.ExecContext(ctx, `INSERT INTO bindings (tenant, mode, virtual, party_a, party_b, y,
+			res, err := tx.ExecContext(ctx, `INSERT INTO bindings (tenant, mode, virtual, party_a, party_b, y,
 				trunk, static, expiry_type, expiry_sec, expire_at, created_at)
 				VALUES (?, ?, ?, ?, ?, ?, ?, 1, ?, ?, ?, ?)`,
 				b.Tenant, b.Mode, b.Virtual, b.A, b.B, b.Y, b.Trunk, b.Expiry, b.ExpirySec, ms(b.ExpireAt), now.UnixMilli())
+			if err == nil {
+				b.ID, err = res.LastInsertId()
+			}
+			if err == nil {
+				err = claimStaticParties(ctx, tx, b)
+			}
+			if err == nil {
+				err = adjustBound(ctx, tx, +1, b.Virtual, b.Y)
+			}
 			if err != nil {
 				return fmt.Errorf("insert %s %s (A %q): %w", b.Mode, b.Virtual, b.A, err)
 			}
@@ -159,7 +209,7 @@ func (s *SQLiteStore) ActiveBindings(ctx context.Context, v string, now time.Tim
 		return nil, fmt.Errorf("pool: active bindings on %s: %w", v, s.closedOr(err))
 	}
 	defer rows.Close()
-	var bs []Binding
+	bs := make([]Binding, 0, 4) // one allocation for the usual few
 	for rows.Next() {
 		b, err := scanBinding(rows)
 		if err != nil {

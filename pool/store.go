@@ -39,6 +39,37 @@ type Store interface {
 	// Feedback returns the feedback on call record callID, oldest first.
 	Feedback(ctx context.Context, callID string) ([]Feedback, error)
 
+	// SyncCallerNumbers makes the stored caller numbers exactly the given set,
+	// keeping the runtime state of the ones that stay.
+	SyncCallerNumbers(ctx context.Context, ns []CallerNumber) error
+	// CallerNumbers lists a tenant's caller numbers ("" for all) with their state.
+	CallerNumbers(ctx context.Context, tenant string) ([]CallerNumber, error)
+	// ReserveCaller checks the candidates of r in order and leases the first that is
+	// free, not resting and under every cap, counting the call: one atomic step.
+	ReserveCaller(ctx context.Context, r ReserveRequest) (Reservation, error)
+	// ReleaseCaller ends a lease with the call's outcome (health, escalation, or the
+	// cap counts given back for a call never placed).
+	ReleaseCaller(ctx context.Context, r ReleaseRequest) (Released, error)
+	// RenewLeases extends unexpired leases.
+	RenewLeases(ctx context.Context, r RenewRequest) (int, error)
+	// ApplyCallerOps writes the router's journal of decisions in one transaction.
+	ApplyCallerOps(ctx context.Context, ops []CallerOp) ([]CallerOpResult, error)
+	// LoadCallerState reads the state the router keeps in memory.
+	LoadCallerState(ctx context.Context, q CallerStateQuery) (CallerState, error)
+	// SweepCallers deletes caller-number state no decision reads any more.
+	SweepCallers(ctx context.Context, r SweepRequest) (SweepResult, error)
+
+	// AddDoNotCall adds entries (E.164 numbers) to do-not-call lists.
+	AddDoNotCall(ctx context.Context, es []DNCEntry) (int, error)
+	// RemoveDoNotCall takes a number off a list.
+	RemoveDoNotCall(ctx context.Context, tenant, number string) (bool, error)
+	// DoNotCall looks a number up on a tenant's list and the global one.
+	DoNotCall(ctx context.Context, tenant, number string) (DNCEntry, bool, error)
+	// ListDoNotCall pages through one list.
+	ListDoNotCall(ctx context.Context, f DNCFilter) ([]DNCEntry, error)
+	// EachDoNotCall walks every entry of every list.
+	EachDoNotCall(ctx context.Context, fn func(DNCEntry) error) error
+
 	// Ping checks that the store can serve reads, for readiness checks.
 	Ping(ctx context.Context) error
 

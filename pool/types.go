@@ -42,6 +42,10 @@ type Binding struct {
 	CreatedAt time.Time
 	FirstCall time.Time // zero until the first call
 	LastCall  time.Time // zero until the first call
+
+	// YTrunk carries the B-leg of an AXYB call from A to X, which shows Y; empty
+	// means Trunk.
+	YTrunk string
 }
 
 // Direction of a call as seen by callgate.

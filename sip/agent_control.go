@@ -76,7 +76,12 @@ func (h *AgentCall) Transfer(ctx context.Context, to string) error {
 	req := sip.NewRequest(sip.REFER, c.b.InviteResponse.Contact().Address)
 	// target and the caller number are E.164 (digits and '+'): safe in a header.
 	req.AppendHeader(sip.NewHeader("Refer-To", "<sip:"+target+"@"+domain+">"))
-	req.AppendHeader(sip.NewHeader("Referred-By", "<sip:"+c.rec.Caller+"@"+domain+">"))
+	if safeNumber(c.rec.Caller) {
+		req.AppendHeader(sip.NewHeader("Referred-By", "<sip:"+c.rec.Caller+"@"+domain+">"))
+	}
+	if err := checkOutgoing(req); err != nil {
+		return err
+	}
 	res, err := c.b.Do(ctx, req)
 	if err == nil && res.IsSuccess() {
 		c.log.Info("call transferred by REFER", "to", target)

@@ -45,6 +45,8 @@ type Settings struct {
 	MediaBind       netip.Addr
 	MediaPublic     netip.Addr
 	RTPTimeout      time.Duration // <= 0: off
+	// Limits bound what the SIP listeners accept before parsing (guard.go).
+	Limits Limits
 }
 
 // SettingsFrom takes the SIP side's settings out of a loaded config.
@@ -71,6 +73,7 @@ func SettingsFrom(c *configs.Config) (Settings, error) {
 		MediaBind:       bind,
 		MediaPublic:     pub,
 		RTPTimeout:      c.Media.RTPTimeout.Std(),
+		Limits:          limitsFrom(c.SIP.Limits),
 	}, nil
 }
 
@@ -81,6 +84,7 @@ type Edge struct {
 	router    Router
 	outRouter OutboundRouter
 	observer  CallObserver
+	prompts   sync.Map // announcement path → announcement
 	recorder  Recorder
 	ports     *media.Ports
 	now       func() time.Time
@@ -93,6 +97,7 @@ type Edge struct {
 
 	trunks atomic.Pointer[trunkSet]
 	regs   *registrations
+	guard  *guard // pre-parse flood and syntax filter, set by Start
 
 	dialogs sync.Map       // Call-ID → dialogRef, both legs of every live call
 	calls   sync.Map       // call id → *call
@@ -168,11 +173,30 @@ func (e *Edge) Start(ctx context.Context) error {
 	if e.set.UDPAddr == "" && e.set.TCPAddr == "" {
 		return errors.New("sip: no listener configured")
 	}
-	ua, err := sipgo.NewUA(sipgo.WithUserAgent(e.set.UserAgent))
+	// Everything sipgo logs goes through a rate limit (parse failures are logged at
+	// ERROR with the whole payload: a flood of garbage would flood the log).
+	sipLog := newLimitedLogger(e.log, e.now).With("layer", "sipgo")
+	e.guard = newGuard(e.set.Limits, func(a netip.Addr) bool { return e.trunks.Load().bySource(a) != nil },
+		e.now, newLimitedLogger(e.log, e.now).With("layer", "guard"))
+	parser := sip.NewParser()
+	if n := e.guard.lim.MaxMessageBytes; n > 0 {
+		parser.MaxMessageLength = n
+	}
+	ua, err := sipgo.NewUA(sipgo.WithUserAgent(e.set.UserAgent),
+		sipgo.WithUserAgentParser(parser),
+		sipgo.WithUserAgentTransportLayerOptions(
+			sip.WithTransportLayerLogger(sipLog),
+			sip.WithTransportLayerReadFilter(e.guard.readFilter)),
+		sipgo.WithUserAgentTransactionLayerOptions(
+			sip.WithTransactionLayerLogger(sipLog),
+			// sipgo's default logs every stray response at INFO through its global logger.
+			sip.WithTransactionLayerUnhandledResponseHandler(func(r *sip.Response) {
+				sipLog.Debug("response matches no transaction", "status", r.StatusCode, "source", r.Source())
+			})))
 	if err != nil {
 		return fmt.Errorf("sip: user agent: %w", err)
 	}
-	srv, err := sipgo.NewServer(ua, sipgo.WithServerLogger(e.log.With("layer", "sipgo")))
+	srv, err := sipgo.NewServer(ua, sipgo.WithServerLogger(sipLog))
 	if err != nil {
 		ua.Close()
 		return fmt.Errorf("sip: server: %w", err)
@@ -196,6 +220,8 @@ func (e *Edge) Start(ctx context.Context) error {
 		if udpConn, err = net.ListenPacket("udp", e.set.UDPAddr); err != nil {
 			return fail(fmt.Errorf("sip: listen udp %s: %w", e.set.UDPAddr, err))
 		}
+		e.guard.setUDP(udpConn)
+		udpConn = e.guard.packetConn(udpConn)
 		if e.udp, err = e.side(ua, "udp", udpConn.LocalAddr().String()); err != nil {
 			return fail(err)
 		}
@@ -204,6 +230,7 @@ func (e *Edge) Start(ctx context.Context) error {
 		if tcpLn, err = net.Listen("tcp", e.set.TCPAddr); err != nil {
 			return fail(fmt.Errorf("sip: listen tcp %s: %w", e.set.TCPAddr, err))
 		}
+		tcpLn = e.guard.listener(tcpLn)
 		if e.tcp, err = e.side(ua, "tcp", tcpLn.Addr().String()); err != nil {
 			return fail(err)
 		}
@@ -218,6 +245,8 @@ func (e *Edge) Start(ctx context.Context) error {
 	ctx, e.stop = context.WithCancel(context.WithoutCancel(ctx))
 	e.serveDone = make(chan struct{})
 	var serving sync.WaitGroup
+	serving.Add(1)
+	go func() { defer serving.Done(); e.guard.run(ctx) }()
 	if udpConn != nil {
 		serving.Add(1)
 		go func() { defer serving.Done(); _ = srv.ServeUDP(udpConn) }()
@@ -391,18 +420,20 @@ func (e *Edge) hangupAll(cause string) {
 }
 
 // routes installs the request handlers.
+// Every request is validated (validate.go) before its handler sees it.
 func (e *Edge) routes() {
-	e.srv.OnInvite(e.onInvite)
-	e.srv.OnAck(e.onAck)
-	e.srv.OnBye(e.onBye)
-	e.srv.OnInfo(e.onInfo)
-	e.srv.OnOptions(e.onOptions)
-	e.srv.OnNotify(e.onNotify)
-	e.srv.OnCancel(func(req *sip.Request, tx sip.ServerTransaction) {
+	e.srv.OnInvite(e.validated(e.onInvite))
+	e.srv.OnAck(e.validated(e.onAck))
+	e.srv.OnBye(e.validated(e.onBye))
+	e.srv.OnInfo(e.validated(e.onInfo))
+	e.srv.OnOptions(e.validated(e.onOptions))
+	e.srv.OnNotify(e.validated(e.onNotify))
+	e.srv.OnCancel(e.validated(func(req *sip.Request, tx sip.ServerTransaction) {
 		// A CANCEL matching a pending INVITE is answered by the transaction layer; one
 		// that reaches us matches nothing.
 		respond(tx, req, 481, "Call/Transaction Does Not Exist")
-	})
+	}))
+	e.srv.OnNoRoute(e.validated(e.onUnknownMethod))
 }
 
 // sourceTrunk finds the trunk a request came from, or nil.

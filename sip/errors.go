@@ -25,11 +25,57 @@ var (
 	ErrNoOffer = errors.New("INVITE without SDP offer")
 	// ErrBadSDP means an SDP body could not be used.
 	ErrBadSDP = errors.New("unusable SDP")
+	// ErrBadHeaderValue means a value callgate was about to write into a SIP header is
+	// not safe there (not a plain number, or it holds CR/LF).
+	ErrBadHeaderValue = errors.New("unsafe value for a SIP header")
 	// ErrNoAnswer means the callee did not answer within the ring timeout.
 	ErrNoAnswer = errors.New("no answer")
 	// ErrCanceled means the caller gave up before the callee answered.
 	ErrCanceled = errors.New("caller canceled")
 )
+
+// Errors of request validation (validate.go): the request itself is at fault. A
+// RequestError wraps one of them with the details; statusFor maps each to its status.
+var (
+	// ErrBadRequest means a request is malformed or lacks a mandatory header (400).
+	ErrBadRequest = errors.New("malformed request")
+	// ErrVersionNotSupported means a request is not SIP/2.0 (505).
+	ErrVersionNotSupported = errors.New("SIP version not supported")
+	// ErrUnsupportedURIScheme means a Request-URI, From or To is not sip, sips or tel (416).
+	ErrUnsupportedURIScheme = errors.New("unsupported URI scheme")
+	// ErrBadExtension means a request requires an extension callgate lacks (420).
+	ErrBadExtension = errors.New("required extension not supported")
+	// ErrUnsupportedMediaType means an INVITE body is not application/sdp (415).
+	ErrUnsupportedMediaType = errors.New("unsupported media type")
+	// ErrNotAcceptable means an INVITE does not accept application/sdp answers (406).
+	ErrNotAcceptable = errors.New("answer body not acceptable")
+	// ErrTooManyHops means a request arrived with Max-Forwards 0 (483).
+	ErrTooManyHops = errors.New("Max-Forwards exhausted")
+	// ErrMethodNotAllowed means a SIP method callgate knows but does not serve (405).
+	ErrMethodNotAllowed = errors.New("method not allowed")
+	// ErrNotImplemented means a method callgate does not know (501).
+	ErrNotImplemented = errors.New("method not implemented")
+	// ErrUnsafeValue means a value callgate was about to write into a SIP header is not
+	// safe there (a control character, a separator): nothing is sent (500).
+	ErrUnsafeValue = errors.New("value unsafe in a SIP header")
+)
+
+// RequestError says what is wrong with a request. Unwrap gives its Err… kind.
+type RequestError struct {
+	Kind   error
+	Detail string
+	// Unsupported lists the option tags a 420 answer names in its Unsupported header.
+	Unsupported []string
+}
+
+func (e *RequestError) Error() string {
+	if e.Detail == "" {
+		return e.Kind.Error()
+	}
+	return e.Kind.Error() + ": " + e.Detail
+}
+
+func (e *RequestError) Unwrap() error { return e.Kind }
 
 // LegError is the final non-2xx response of an outbound leg.
 type LegError struct {
@@ -51,6 +97,26 @@ func statusFor(err error, noRoute int) (int, string) {
 	switch {
 	case err == nil:
 		return 200, "OK"
+	case errors.Is(err, ErrBadRequest):
+		return 400, "Bad Request"
+	case errors.Is(err, ErrVersionNotSupported):
+		return 505, "Version Not Supported"
+	case errors.Is(err, ErrUnsupportedURIScheme):
+		return 416, "Unsupported URI Scheme"
+	case errors.Is(err, ErrBadExtension):
+		return 420, "Bad Extension"
+	case errors.Is(err, ErrUnsupportedMediaType):
+		return 415, "Unsupported Media Type"
+	case errors.Is(err, ErrNotAcceptable):
+		return 406, "Not Acceptable"
+	case errors.Is(err, ErrTooManyHops):
+		return 483, "Too Many Hops"
+	case errors.Is(err, ErrMethodNotAllowed):
+		return 405, "Method Not Allowed"
+	case errors.Is(err, ErrNotImplemented):
+		return 501, "Not Implemented"
+	case errors.Is(err, ErrUnsafeValue):
+		return 500, "Server Internal Error"
 	case errors.As(err, &legErr):
 		return relayStatus(legErr.Code, legErr.Reason)
 	case errors.As(err, &dialogErr):

@@ -44,9 +44,10 @@ type rig struct {
 type rigOption func(*rigConfig)
 
 type rigConfig struct {
-	set     cgsip.Settings
-	carrier *demo.Carrier
-	trunkB  configs.Trunk
+	set       cgsip.Settings
+	carrier   *demo.Carrier
+	trunkB    configs.Trunk
+	noBinding routing.NoBinding
 }
 
 func testLogger(t testing.TB) *slog.Logger {
@@ -99,7 +100,7 @@ func newRig(t testing.TB, opts ...rigOption) *rig {
 			InboundCIDRs: []string{"127.0.0.2/32"}, Codecs: []string{"PCMU", "PCMA"}},
 		rc.trunkB,
 	}
-	edge, err := cgsip.New(rc.set, trunks, routing.NewInbound(store, nil), store, ports, cgsip.WithLogger(testLogger(t)))
+	edge, err := cgsip.New(rc.set, trunks, routing.NewInbound(store, nil, routing.WithNoBinding(rc.noBinding)), store, ports, cgsip.WithLogger(testLogger(t)))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -22,14 +22,15 @@ import (
 // The handler lives as long as the INVITE transaction: it returns once the caller has
 // ACKed our answer (or got a final failure), and the call goes on in its own goroutine.
 func (e *Edge) onInvite(req *sip.Request, tx sip.ServerTransaction) {
-	if to := req.To(); to != nil && to.Params.Has("tag") {
+	step, in, err := e.classifyInvite(req)
+	switch step {
+	case stepReInvite:
 		e.onReInvite(req, tx)
 		return
-	}
-	in := e.sourceTrunk(req)
-	if in == nil {
+	case stepRefuse:
 		// Same answer whatever was dialled: a scanner learns nothing about our numbers.
-		respond(tx, req, 403, "Forbidden")
+		code, reason := statusFor(err, e.set.NoRouteStatus)
+		respond(tx, req, code, reason)
 		return
 	}
 	if !e.admit() {
@@ -67,6 +68,17 @@ func (e *Edge) inboundCall(req *sip.Request, tx sip.ServerTransaction, in *Trunk
 	err = e.setupInbound(c, req)
 	if err != nil {
 		code, reason := statusFor(err, e.set.NoRouteStatus)
+		var nr *routing.NoRouteError
+		if errors.As(err, &nr) {
+			if nr.Treatment.Status != 0 {
+				code, reason = nr.Treatment.Status, reasonPhrase(nr.Treatment.Status)
+			}
+			if nr.Treatment.Action == routing.NoBindingAnnounce {
+				if aerr := e.announce(c.a.Context(), c, req, nr.Treatment.Announcement); aerr != nil {
+					c.log.Warn("no-binding announcement", "err", aerr)
+				}
+			}
+		}
 		if errors.Is(err, ErrCanceled) && !errors.Is(err, ErrDraining) {
 			code = 487 // the transaction layer already answered 487
 		} else if rerr := ds.Respond(code, reason, nil); rerr != nil {
@@ -93,25 +105,19 @@ func (e *Edge) dialogOn(transport string) *sipgo.DialogUA {
 // setupInbound routes the call, places the B-leg, and answers A. On error nothing of
 // the call is left running except what failed() cleans up.
 func (e *Edge) setupInbound(c *call, req *sip.Request) error {
-	// A caller ID that is not a number (anonymous, withheld) still reaches AXN
-	// bindings; bindings keyed by the caller cannot match it.
-	caller, err := routing.NormalizeE164(req.From().Address.User)
+	ic, err := inboundCallOf(c.inTrunk, req)
+	c.rec.Caller = ic.Caller
 	if err != nil {
-		caller = ""
+		return err
 	}
-	c.rec.Caller = caller
-	callee, err := routing.NormalizeE164(req.Recipient.User)
-	if err != nil {
-		return fmt.Errorf("callee: %w", err)
-	}
-	c.rec.Callee, c.rec.Virtual = callee, callee
+	c.rec.Callee, c.rec.Virtual = ic.Callee, ic.Callee
 
 	ctx, cancel := context.WithCancelCause(c.a.Context())
 	defer cancel(nil)
 	c.mu.Lock()
 	c.cancelSetup = cancel
 	c.mu.Unlock()
-	dec, err := e.router.Route(ctx, routing.InboundCall{Trunk: c.inTrunk.Name(), Caller: caller, Callee: callee})
+	dec, err := e.router.Route(ctx, ic)
 	if err != nil {
 		return err
 	}

@@ -25,7 +25,12 @@ func (e *Edge) placeB(ctx context.Context, c *call, out *Trunk, showAs, target s
 	c.att = pool.Attempt{CallID: c.id, Seq: 1, Trunk: out.Name(), From: showAs, To: target, StartAt: now}
 	c.mu.Unlock()
 
-	// Numbers are E.164 from routing: digits and '+' only, safe in a header.
+	// Numbers come from routing and the store as E.164; check anyway before they go
+	// into a header: nothing outside may write into SIP raw.
+	if !safeNumber(showAs) || !safeNumber(target) {
+		c.endAttempt(0, "bad_number")
+		return fmt.Errorf("%w: caller %q or callee %q is not a plain E.164 number", ErrBadHeaderValue, showAs, target)
+	}
 	domain := out.domain()
 	ruri := sip.Uri{Scheme: "sip", User: target, Host: domain, Port: out.cfg.Port}
 	inv := sip.NewRequest(sip.INVITE, ruri)
@@ -39,6 +44,10 @@ func (e *Edge) placeB(ctx context.Context, c *call, out *Trunk, showAs, target s
 	inv.AppendHeader(sip.NewHeader("Allow", "INVITE, ACK, BYE, CANCEL, OPTIONS, INFO"))
 	inv.SetBody(c.neg.sdpForB(e.sdpAddr(c.rtpB)))
 
+	if err := checkOutgoing(inv); err != nil {
+		c.endAttempt(0, "bad_header")
+		return err
+	}
 	ringCtx, cancel := context.WithTimeout(ctx, e.set.RingTimeout)
 	defer cancel()
 	dc, err := ts.dialog.WriteInvite(ringCtx, inv)

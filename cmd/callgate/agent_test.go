@@ -452,7 +452,6 @@ func eventually(t *testing.T, what string, cond func() bool) {
 	}
 }
 
-
 func TestAgentHoldMuteAndTransfer(t *testing.T) {
 	r := newAgentRig(t, 2, "")
 	a := newGoAgent(t, r.base, agentToken)

@@ -137,13 +137,34 @@ func loopbackOnly(cfg *configs.Config) bool {
 
 // serve wires the parts together and runs them until ctx ends.
 func serve(ctx context.Context, cfg *configs.Config, log *slog.Logger, stdout io.Writer) error {
-	store, err := pool.OpenSQLite(ctx, cfg.Storage.SQLite.Path, pool.WithLogger(log))
+	store, err := pool.OpenSQLite(ctx, cfg.Storage.SQLite.Path, pool.WithLogger(log),
+		pool.WithBindingRules(pool.BindingRulesFrom(cfg)))
 	if err != nil {
 		return fmt.Errorf("open store: %w", err)
 	}
 	defer store.Close()
 	if err := store.SyncStaticBindings(ctx, staticBindings(cfg)); err != nil {
 		return fmt.Errorf("load bindings: %w", err)
+	}
+	if err := store.SyncVirtualNumbers(ctx, pool.VirtualNumbersFrom(cfg)); err != nil {
+		return fmt.Errorf("load virtual numbers: %w", err)
+	}
+	policy, err := pool.PolicyFrom(cfg)
+	if err != nil {
+		return fmt.Errorf("binding policy: %w", err)
+	}
+	if cfg.Masking.GCInterval > 0 {
+		gc, err := pool.NewCollector(store, cfg.Masking.GCInterval.Std(), pool.WithCollectorLogger(log.With("component", "binding-gc")))
+		if err != nil {
+			return err
+		}
+		gc.Start(ctx)
+		defer gc.Stop()
+	}
+	internal, err := web.NewInternal(web.InternalDeps{Bindings: store, Nonces: store, Policy: policy,
+		Apps: web.APIAppsFrom(cfg), Log: log.With("component", "api")})
+	if err != nil {
+		return fmt.Errorf("business API: %w", err)
 	}
 
 	if cfg.Demo.Carrier != "" {
@@ -179,7 +200,10 @@ func serve(ctx context.Context, cfg *configs.Config, log *slog.Logger, stdout io
 			return out
 		},
 	})
-	edge, err = sip.New(set, cfg.Trunks, routing.NewInbound(store, nil), store, ports, sip.WithLogger(log),
+	inbound := routing.NewInbound(store, nil, routing.WithNoBinding(routing.NoBinding{
+		Action: routing.NoBindingAction(cfg.Masking.NoBinding.Treatment), Status: cfg.SIP.NoRouteStatus,
+		Announcement: cfg.Masking.NoBinding.Announcement}))
+	edge, err = sip.New(set, cfg.Trunks, inbound, store, ports, sip.WithLogger(log),
 		sip.WithOutboundRouter(routing.NewOutbound(callerPools(cfg))), sip.WithObserver(metrics))
 	if err != nil {
 		return err
@@ -229,7 +253,7 @@ func serve(ctx context.Context, cfg *configs.Config, log *slog.Logger, stdout io
 		h          http.Handler
 	}{
 		{"public", cfg.Listen.PublicHTTP, public},
-		{"internal", cfg.Listen.InternalHTTP, http.NotFoundHandler()},
+		{"internal", cfg.Listen.InternalHTTP, internal},
 	} {
 		if l.addr == "" {
 			continue
