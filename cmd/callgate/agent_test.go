@@ -35,9 +35,12 @@ type agentRig struct {
 	logs    *lineWriter
 }
 
-func newAgentRig(t *testing.T, seats int, extraYAML string) *agentRig {
+func newAgentRig(t *testing.T, seats int, extraYAML string, opts ...func(*demo.Carrier)) *agentRig {
 	t.Helper()
 	carrier := &demo.Carrier{RingFor: 200 * time.Millisecond, Tone: time.Minute, ToneHz: 440}
+	for _, o := range opts { // before Start: the carrier's handlers read these fields
+		o(carrier)
+	}
 	if err := carrier.Start("127.0.0.1:0"); err != nil {
 		t.Fatal(err)
 	}
@@ -506,8 +509,7 @@ func TestAgentHoldMuteAndTransfer(t *testing.T) {
 // TestAgentTransferBridgedWhenReferRefused: the carrier refuses REFER, so callgate
 // calls the target itself and bridges the customer to it; the agent leaves.
 func TestAgentTransferBridgedWhenReferRefused(t *testing.T) {
-	r := newAgentRig(t, 2, "")
-	r.carrier.ReferStatus = 405
+	r := newAgentRig(t, 2, "", func(c *demo.Carrier) { c.ReferStatus = 405 })
 	a := newGoAgent(t, r.base, agentToken)
 	id := a.dial("+8613900000002")
 	a.state("connected")
@@ -549,9 +551,7 @@ func TestAgentTransferBridgedWhenReferRefused(t *testing.T) {
 
 // TestAgentHearsEarlyMedia: a 183 with SDP plays in the agent's browser before answer.
 func TestAgentHearsEarlyMedia(t *testing.T) {
-	r := newAgentRig(t, 2, "")
-	r.carrier.EarlyMedia = true
-	r.carrier.RingFor = time.Minute
+	r := newAgentRig(t, 2, "", func(c *demo.Carrier) { c.EarlyMedia, c.RingFor = true, time.Minute })
 	a := newGoAgent(t, r.base, agentToken)
 	id := a.dial("+8613900000002")
 	a.state("early")
