@@ -57,8 +57,9 @@ type Explanation struct {
 }
 
 // Explain says which caller number a call from tenant to callee would get now and
-// why every other number would not, without reserving or counting anything. It
-// holds the tenant's lock for a pass over all its numbers.
+// why every other number would not, without reserving or counting anything. It holds
+// the tenant's lock only to copy each number's state; the rest of the work (a sort of
+// all the tenant's numbers) runs outside it.
 func (r *Outbound) Explain(_ context.Context, tenant, callee string) (Explanation, error) {
 	if r.closed.Load() {
 		return Explanation{}, ErrClosed
@@ -78,69 +79,104 @@ func (r *Outbound) Explain(_ context.Context, tenant, callee string) (Explanatio
 		ex.Refused = &RefusedError{Tenant: tenant, Callee: cal.E164, Reason: ErrDoNotCall, Detail: list}
 	}
 	t.mu.Lock()
-	defer t.mu.Unlock()
-	t.explain(&ex, key, now)
+	st := t.snapshot(key, now)
+	t.mu.Unlock()
+	st.explain(&ex)
 	return ex, nil
 }
 
-// explain fills ex for callee key at now.
-func (t *tenantIndex) explain(ex *Explanation, key uint64, now time.Time) {
+// numberSnap is one number's state as Explain needs it.
+type numberSnap struct {
+	c        *callerState // for its config, which never changes
+	lastUsed int64
+	why      SkipReason // why it cannot carry any call now, or ""
+	until    int64
+	detail   string
+	pairs    int // calls to this callee today
+}
+
+// explainSnap is a tenant's state for one callee at one moment.
+type explainSnap struct {
+	steps   []Step
+	from    pool.NumberKind
+	calls   int // to the callee today
+	pairCap int
+	dayEnds int64
+	nums    []numberSnap
+	tenant  string
+}
+
+// snapshot copies what explaining a call to callee key at now needs.
+func (t *tenantIndex) snapshot(key uint64, now time.Time) explainSnap {
 	nowMS := now.UnixMilli()
 	t.roll(now)
 	t.wakeDue(nowMS)
+	st := explainSnap{tenant: t.plan.Tenant, pairCap: t.plan.Caps.PairPerDay, dayEnds: t.dayEnds.UnixMilli(),
+		nums: make([]numberSnap, len(t.nums))}
+	st.steps, st.from = t.strategyFor(key, nowMS)
+	var pairs map[*callerState]int
+	if cd := t.callees[key]; cd != nil {
+		st.calls = cd.total
+		pairs = make(map[*callerState]int, len(cd.pairs))
+		for _, p := range cd.pairs {
+			pairs[p.c] = p.n
+		}
+	}
+	for i, c := range t.nums {
+		why, until, detail := t.blocked(c, nowMS)
+		st.nums[i] = numberSnap{c: c, lastUsed: c.lastUsed, why: why, until: until, detail: detail, pairs: pairs[c]}
+	}
+	return st
+}
+
+// explain fills ex from the snapshot.
+func (st *explainSnap) explain(ex *Explanation) {
 	cal := &ex.Callee
-	cd := t.callees[key]
-	if cd != nil {
-		ex.CalleeCallsToday = cd.total
+	ex.CalleeCallsToday, ex.EscalatedFrom = st.calls, st.from
+	if ex.CalleeCap > 0 && st.calls >= ex.CalleeCap && ex.Refused == nil {
+		ex.Refused = &RefusedError{Tenant: st.tenant, Callee: cal.E164, Reason: ErrCalleeCapped,
+			Detail: fmt.Sprintf("%d of %d calls today", st.calls, ex.CalleeCap)}
 	}
-	if ex.CalleeCap > 0 && ex.CalleeCallsToday >= ex.CalleeCap && ex.Refused == nil {
-		ex.Refused = &RefusedError{Tenant: t.plan.Tenant, Callee: cal.E164, Reason: ErrCalleeCapped,
-			Detail: fmt.Sprintf("%d of %d calls today", ex.CalleeCallsToday, ex.CalleeCap)}
-	}
-	steps, from := t.strategyFor(key, nowMS)
-	ex.EscalatedFrom = from
-	for _, s := range steps {
+	for _, s := range st.steps {
 		ex.Strategy = append(ex.Strategy, s.String())
 	}
 	type ranked struct {
-		v    Verdict
+		n    *numberSnap
 		step int
-		c    *callerState
 	}
-	var allowed []ranked
+	allowed := make([]ranked, 0, len(st.nums))
 	var others []Verdict
-	for _, c := range t.nums {
-		v := Verdict{Number: c.n.Number, Kind: c.n.Kind, Pool: c.n.Pool}
-		if c.lastUsed > 0 {
-			v.LastUsed = time.UnixMilli(c.lastUsed).UTC()
-		}
-		step := slices.IndexFunc(steps, func(s Step) bool { return allows(s, c, cal) })
+	for i := range st.nums {
+		n := &st.nums[i]
+		step := slices.IndexFunc(st.steps, func(s Step) bool { return allows(s, n.c, cal) })
 		if step < 0 {
-			v.Status, v.Reason, v.Detail = StatusSkipped, SkipNoRule, noRuleDetail(c, steps, cal)
+			v := verdictOf(n)
+			v.Status, v.Reason, v.Detail = StatusSkipped, SkipNoRule, noRuleDetail(n.c, st.steps, cal)
 			others = append(others, v)
 			continue
 		}
-		v.Step = steps[step].String()
-		allowed = append(allowed, ranked{v: v, step: step, c: c})
+		allowed = append(allowed, ranked{n: n, step: step})
 	}
-	slices.SortStableFunc(allowed, func(a, b ranked) int {
-		if a.step != b.step {
+	slices.SortFunc(allowed, func(a, b ranked) int {
+		switch {
+		case a.step != b.step:
 			return a.step - b.step
-		}
-		if a.c.lastUsed != b.c.lastUsed {
-			if a.c.lastUsed < b.c.lastUsed {
-				return -1
-			}
+		case a.n.lastUsed < b.n.lastUsed:
+			return -1
+		case a.n.lastUsed > b.n.lastUsed:
 			return 1
 		}
-		return a.c.idx - b.c.idx
+		return a.n.c.idx - b.n.c.idx
 	})
+	ex.Candidates = make([]Verdict, 0, len(st.nums))
 	for _, a := range allowed {
-		v := a.v
-		why, until, detail := t.blocked(a.c, nowMS)
-		if why == "" {
-			why, detail = t.pairBlocked(a.c, cd)
-			until = t.dayEnds.UnixMilli()
+		n := a.n
+		v := verdictOf(n)
+		v.Step = st.steps[a.step].String()
+		why, until, detail := n.why, n.until, n.detail
+		if why == "" && st.pairCap > 0 && n.pairs >= st.pairCap {
+			why, until = SkipPairCap, st.dayEnds
+			detail = fmt.Sprintf("%d of %d calls to this callee today", n.pairs, st.pairCap)
 		}
 		switch {
 		case why != "":
@@ -156,6 +192,14 @@ func (t *tenantIndex) explain(ex *Explanation, key uint64, now time.Time) {
 		ex.Candidates = append(ex.Candidates, v)
 	}
 	ex.Candidates = append(ex.Candidates, others...)
+}
+
+func verdictOf(n *numberSnap) Verdict {
+	v := Verdict{Number: n.c.n.Number, Kind: n.c.n.Kind, Pool: n.c.n.Pool}
+	if n.lastUsed > 0 {
+		v.LastUsed = time.UnixMilli(n.lastUsed).UTC()
+	}
+	return v
 }
 
 // noRuleDetail says why no step allows number c for callee.

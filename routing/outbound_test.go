@@ -408,6 +408,7 @@ func TestNewOutboundRouterChecksPlans(t *testing.T) {
 		"number no trunks": func(p *TenantPlan) { p.Numbers[0].Trunks = nil },
 		"not E.164":        func(p *TenantPlan) { p.Numbers[0].Number = "075561000001" },
 		"no lease":         func(p *TenantPlan) { p.Lease = 0 },
+		"unknown region":   func(p *TenantPlan) { p.Region = "XX" },
 	} {
 		p := acmePlan()
 		change(&p)

@@ -5,6 +5,8 @@ import (
 	"time"
 
 	"callgate/pool"
+
+	"github.com/nyaruka/phonenumbers"
 )
 
 // This file holds what the outbound router is told about each tenant: its caller
@@ -86,6 +88,9 @@ func (p *TenantPlan) check() error {
 			return fmt.Errorf("%w: tenant %s: step %d: %s is listed twice", ErrPlan, p.Tenant, i, s)
 		}
 		seen[s] = true
+	}
+	if p.Region != "" && !phonenumbers.GetSupportedRegions()[p.Region] {
+		return fmt.Errorf("%w: tenant %s: unknown region %q", ErrPlan, p.Tenant, p.Region)
 	}
 	if p.Lease <= 0 {
 		return fmt.Errorf("%w: tenant %s: lease %v", ErrPlan, p.Tenant, p.Lease)

@@ -40,6 +40,10 @@ func errorCode(err error) string {
 		return "invalid_number"
 	case errors.Is(err, sip.ErrNoCall):
 		return "no_call"
+	case errors.Is(err, routing.ErrDoNotCall):
+		return "do_not_call"
+	case errors.Is(err, routing.ErrCalleeCapped):
+		return "capped"
 	case errors.Is(err, routing.ErrNoRoute), errors.Is(err, sip.ErrUnknownTrunk), errors.Is(err, media.ErrNoCommonCodec):
 		return "no_route"
 	case errors.Is(err, sip.ErrDraining), errors.Is(err, sip.ErrTrunkLimit), errors.Is(err, media.ErrNoPorts):

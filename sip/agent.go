@@ -136,17 +136,23 @@ func (e *Edge) DialForAgent(ctx context.Context, d AgentDial) (*AgentCall, error
 			e.wg.Done()
 		}
 	}()
-	to, err := routing.NormalizeE164(d.To)
-	if err != nil {
-		return nil, err
-	}
 	if e.outRouter == nil {
 		return nil, fmt.Errorf("%w: no outbound routing configured", routing.ErrNoRoute)
 	}
-	dec, err := e.outRouter.Route(ctx, routing.OutboundCall{Tenant: d.Tenant, Agent: d.Agent, To: to})
+	id := uuid.NewString()
+	// The router analyses the number (any written form), checks do-not-call and caps,
+	// and locks a caller number for this call: refused calls never reach SIP.
+	dec, err := e.outRouter.Route(ctx, routing.OutboundCall{Tenant: d.Tenant, Agent: d.Agent, To: d.To, CallID: id})
 	if err != nil {
 		return nil, err
 	}
+	to := dec.Callee.E164
+	placed := false
+	defer func() {
+		if !placed {
+			dec.Lease.Release(routing.OutcomeNotPlaced)
+		}
+	}()
 	out := e.trunks.Load().byName[dec.Trunk]
 	if out == nil {
 		return nil, fmt.Errorf("%w: %q", ErrUnknownTrunk, dec.Trunk)
@@ -159,8 +165,9 @@ func (e *Edge) DialForAgent(ctx context.Context, d AgentDial) (*AgentCall, error
 		return nil, err
 	}
 	c := &call{
-		id:       uuid.NewString(),
+		id:       id,
 		e:        e,
+		lease:    dec.Lease,
 		outTrunk: out,
 		hangupCh: make(chan hangupEvent, 1),
 		agent:    &agentSide{tenant: d.Tenant, name: d.Agent, media: d.Media, base: d.Media.Stats(), notify: d.Notify},
@@ -178,6 +185,7 @@ func (e *Edge) DialForAgent(ctx context.Context, d AgentDial) (*AgentCall, error
 	setupCtx, cancel := context.WithCancelCause(context.WithoutCancel(ctx))
 	c.cancelSetup = cancel
 	admitted = false // the call goroutine owns the count now
+	placed = true    // and the lease: finish releases it
 	go func() {
 		defer cancel(nil)
 		c.notify(CallEvent{State: StateDialing})

@@ -154,6 +154,7 @@ func (e *Edge) bridgeTransfer(ctx context.Context, c *call, target string) error
 	c.mu.Lock()
 	t.aID = c.bID
 	c.b, c.rtpB = nil, nil
+	t.lease, c.lease = c.lease, nil // the caller number stays in use with the customer
 	c.mu.Unlock()
 	e.remember(t)
 	t.startBridge()

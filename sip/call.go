@@ -8,6 +8,7 @@ import (
 
 	"callgate/media"
 	"callgate/pool"
+	"callgate/routing"
 
 	"github.com/emiago/sipgo"
 )
@@ -56,6 +57,9 @@ type call struct {
 	rtpA, rtpB *media.Leg
 	bridge     *media.Bridge
 	neg        *negotiation
+
+	// lease locks the caller number of an agent's call; finish releases it.
+	lease *routing.Lease
 
 	// agent is set when an agent in the browser placed the call: the A side is
 	// the agent's session-long browser leg, which the call borrows.
@@ -215,6 +219,11 @@ func (c *call) finish(set func(r *pool.Call)) pool.Call {
 	rec, att, setup := c.rec, c.att, c.setupAdded
 	c.mu.Unlock()
 	c.e.writeEnd(rec, &att)
+	c.mu.Lock()
+	lease := c.lease
+	c.lease = nil
+	c.mu.Unlock()
+	lease.Release(routing.OutcomeOf(rec)) // no-op on nil (inbound calls, handed-over transfers)
 	if c.e.observer != nil {
 		c.e.observer.CallEnded(rec, setup)
 	}

@@ -35,7 +35,14 @@ type agentRig struct {
 	logs    *lineWriter
 }
 
+// noCaps turns the tenant's frequency caps off: tests call the same numbers often.
+const noCaps = "{pair_per_day: -1, callee_per_day: -1, caller_per_day: -1, caller_per_hour: -1}"
+
 func newAgentRig(t *testing.T, seats int, extraYAML string, opts ...func(*demo.Carrier)) *agentRig {
+	return newAgentRigCaps(t, seats, noCaps, extraYAML, opts...)
+}
+
+func newAgentRigCaps(t *testing.T, seats int, caps, extraYAML string, opts ...func(*demo.Carrier)) *agentRig {
 	t.Helper()
 	carrier := &demo.Carrier{RingFor: 200 * time.Millisecond, Tone: time.Minute, ToneHz: 440}
 	for _, o := range opts { // before Start: the carrier's handlers read these fields
@@ -63,6 +70,8 @@ storage:
 tenants:
   - name: acme
     seats: %d
+    callers:
+      caps: %s
 agents:
   - tenant: acme
     name: alice
@@ -78,7 +87,7 @@ pools:
     tenant: acme
     trunks: [carrier]
     numbers: ["+862100000001"]
-%s`, db, seats, carrier.Addr().Port(), extraYAML)
+%s`, db, seats, caps, carrier.Addr().Port(), extraYAML)
 	path := filepath.Join(dir, "callgate.yaml")
 	if err := os.WriteFile(path, []byte(cfgText), 0o644); err != nil {
 		t.Fatal(err)
@@ -563,5 +572,28 @@ func TestAgentHearsEarlyMedia(t *testing.T) {
 	}
 	if rec := r.record(t, id); rec.SIPCode != 487 || !rec.AnswerAt.IsZero() || rec.PacketsToA < 10 {
 		t.Fatalf("record %+v", rec)
+	}
+}
+
+// TestCappedCalleeRefusedBeforeSIP: the tenant allows one call a day per (caller
+// number, callee); the second dial is refused with a reason and no INVITE is sent.
+func TestCappedCalleeRefusedBeforeSIP(t *testing.T) {
+	r := newAgentRigCaps(t, 2, "{pair_per_day: 1, callee_per_day: 1, caller_per_day: -1, caller_per_hour: -1}", "")
+	a := newGoAgent(t, r.base, agentToken)
+	id := a.dial("+8613900000002")
+	a.state("connected")
+	a.send(map[string]any{"type": "hangup", "call": id})
+	a.state("ended")
+	a.send(map[string]any{"type": "dial", "id": "again", "to": "139 0000 0002"})
+	m := a.next("error", "call")
+	if m["type"] != "error" || m["code"] != "capped" || m["id"] != "again" {
+		t.Fatalf("second dial to a capped callee: %v", m)
+	}
+	if n := len(r.carrier.Invites()); n != 1 {
+		t.Fatalf("the carrier got %d INVITEs, want 1: a capped call must not reach SIP", n)
+	}
+	// The INVITE's From carried the chosen caller number.
+	if from := r.carrier.Invites()[0].From().Address.User; from != "+862100000001" {
+		t.Fatalf("From %s", from)
 	}
 }

@@ -83,18 +83,6 @@ func staticBindings(cfg *configs.Config) []pool.Binding {
 	return out
 }
 
-// callerPools are the tenants' outbound caller numbers: every pool that is not virtual.
-func callerPools(cfg *configs.Config) []routing.CallerPool {
-	var out []routing.CallerPool
-	for _, p := range cfg.Pools {
-		if p.Type == "virtual" {
-			continue
-		}
-		out = append(out, routing.CallerPool{Name: p.Name, Tenant: p.Tenant, Numbers: p.Numbers, Trunks: p.Trunks})
-	}
-	return out
-}
-
 // trunkGauges reads the trunks' live calls and registration state for the metrics.
 func trunkGauges(edge *sip.Edge) []web.TrunkGauge {
 	regs := map[string]bool{}
@@ -200,11 +188,16 @@ func serve(ctx context.Context, cfg *configs.Config, log *slog.Logger, stdout io
 			return out
 		},
 	})
+	callers, err := routing.NewOutboundFromConfig(ctx, cfg, store, routing.WithLogger(log.With("component", "callers")))
+	if err != nil {
+		return fmt.Errorf("caller numbers: %w", err)
+	}
+	defer callers.Close() // after the edge drained, before the store closes
 	inbound := routing.NewInbound(store, nil, routing.WithNoBinding(routing.NoBinding{
 		Action: routing.NoBindingAction(cfg.Masking.NoBinding.Treatment), Status: cfg.SIP.NoRouteStatus,
 		Announcement: cfg.Masking.NoBinding.Announcement}))
 	edge, err = sip.New(set, cfg.Trunks, inbound, store, ports, sip.WithLogger(log),
-		sip.WithOutboundRouter(routing.NewOutbound(callerPools(cfg))), sip.WithObserver(metrics))
+		sip.WithOutboundRouter(callers), sip.WithObserver(metrics))
 	if err != nil {
 		return err
 	}

@@ -8,7 +8,7 @@ export declare const FEEDBACK_KINDS: readonly FeedbackKind[];
 
 /** Error codes sent by the server (docs/signaling.md). */
 export type ServerErrorCode =
-  | "bad_request" | "bad_version" | "bad_credentials" | "signed_in_elsewhere" | "seats_exhausted" | "not_ready"
+  | "bad_request" | "bad_version" | "bad_credentials" | "signed_in_elsewhere" | "do_not_call" | "capped" | "seats_exhausted" | "not_ready"
   | "invalid_number" | "busy" | "no_call" | "no_route" | "unavailable" | "internal";
 
 /** Error codes of the SDK itself. */

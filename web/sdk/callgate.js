@@ -28,6 +28,8 @@ export const ERROR_MESSAGES = Object.freeze({
   invalid_number: "That is not a dialable number.",
   busy: "You already have a call: hang it up first.",
   no_call: "There is no such call (it may have just ended).",
+  do_not_call: "This number is on a do-not-call list.",
+  capped: "This number has been called as often as allowed today.",
   no_route: "No caller number or trunk can carry this call right now.",
   unavailable: "Calling is unavailable right now (server shutting down or trunk at its limit).",
   internal: "Internal server error.",
