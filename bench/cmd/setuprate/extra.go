@@ -38,6 +38,7 @@ func runProfile(ctx context.Context, s settings) (string, error) {
 	if err != nil {
 		return "", err
 	}
+	r.judge()
 	fmt.Printf("  %s\n", oneLine(r))
 	out, err := exec.Command("go", "tool", "pprof", "-top", "-nodecount=40", s.callgate, prof).CombinedOutput()
 	if err != nil {

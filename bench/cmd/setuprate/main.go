@@ -78,6 +78,7 @@ func main() {
 	flag.DurationVar(&s.soakFor, "soak-for", 10*time.Minute, "length of the soak")
 	flag.StringVar(&s.doc, "doc", "docs/BENCHMARKS.md", "Markdown file whose section to rewrite (empty: none)")
 	flag.StringVar(&s.command, "command", "bench/setup-rate.sh", "the command line to record in the doc")
+	reportOnly := flag.Bool("report-only", false, "run nothing: rewrite the doc from -out's results.json (after changing the report)")
 	flag.Parse()
 	s.callHold = time.Second // bench/sipp/uac_setup.xml holds every call 1 s
 	s.peers = strings.Split(peers, ",")
@@ -93,6 +94,12 @@ func main() {
 		if abs, err := filepath.Abs(*p); err == nil {
 			*p = abs
 		}
+	}
+	if *reportOnly {
+		if err := rewriteReport(s); err != nil {
+			fatalf("%v", err)
+		}
+		return
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
@@ -124,7 +131,8 @@ func run(ctx context.Context, s settings) error {
 	res := &results{Started: time.Now().UTC(), Settings: map[string]any{
 		"peers": s.peers, "rates": s.rates, "reps": s.reps, "warm": s.warm.String(), "hold": s.hold.String(),
 		"capture": s.capture.String(), "call_hold": s.callHold.String(), "quick": s.quick,
-		"sched": benchkit.SchedDescription(), "quiet_wait": s.quietWait.String(),
+		"sched": benchkit.SchedDescription(), "command": s.command, "profile_rate": s.profileRate,
+		"profile_for": s.profileFor.String(), "quiet_wait": s.quietWait.String(),
 	}}
 	res.Machine = benchkit.DescribeMachine(s.callgate)
 	res.Machine.AddTool("sipp", s.sipp, "-v")
@@ -178,6 +186,46 @@ func run(ctx context.Context, s settings) error {
 		fmt.Printf("\nrewrote the setup-rate section of %s; raw results in %s\n", s.doc, filepath.Join(s.out, "results.json"))
 	}
 	return nil
+}
+
+// rewriteReport rewrites the doc section from a saved results.json, with the settings
+// the run recorded.
+func rewriteReport(s settings) error {
+	b, err := os.ReadFile(filepath.Join(s.out, "results.json"))
+	if err != nil {
+		return err
+	}
+	var res results
+	if err := json.Unmarshal(b, &res); err != nil {
+		return err
+	}
+	if v, ok := res.Settings["quick"].(bool); ok {
+		s.quick = v
+	}
+	for k, d := range map[string]*time.Duration{"warm": &s.warm, "hold": &s.hold, "capture": &s.capture} {
+		if v, ok := res.Settings[k].(string); ok {
+			if x, err := time.ParseDuration(v); err == nil {
+				*d = x
+			}
+		}
+	}
+	if v, ok := res.Settings["reps"].(float64); ok {
+		s.reps = int(v)
+	}
+	if v, ok := res.Settings["command"].(string); ok {
+		s.command = v
+	}
+	s.peers = nil
+	for _, r := range res.Steps {
+		if !contains(s.peers, r.Peer) {
+			s.peers = append(s.peers, r.Peer)
+		}
+	}
+	fmt.Print(summaryTable(&res))
+	if s.doc == "" {
+		return nil
+	}
+	return benchkit.ReplaceSection(s.doc, "bench/setup-rate.sh", "", report(&res, s))
 }
 
 func contains(xs []string, x string) bool {

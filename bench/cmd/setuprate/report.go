@@ -3,6 +3,8 @@ package main
 import (
 	"fmt"
 	"math"
+	"os"
+	"path/filepath"
 	"sort"
 	"strings"
 	"time"
@@ -283,11 +285,20 @@ func report(res *results, s settings) string {
 	b.WriteString("\n</details>\n")
 	if res.Profile != "" {
 		lines := strings.Split(res.Profile, "\n")
-		if len(lines) > 45 {
-			lines = lines[:45]
+		if len(lines) > 40 {
+			lines = lines[:40]
 		}
-		fmt.Fprintf(&b, "\nCPU profile of callgate (`callgate serve --cpuprofile`, a separate run at %d calls/s for %s; `go tool pprof -top`):\n\n```\n%s\n```\n",
+		fmt.Fprintf(&b, "\nCPU profile of callgate (`callgate serve --cpuprofile`, a separate run at %d calls/s for %s, "+
+			"start-up included; `go tool pprof -top`; the profile and `top-cum.txt` are in `bench/out/setup/profile/`):\n\n```\n%s\n```\n",
 			s.profileRate, s.profileFor, strings.TrimRight(strings.Join(lines, "\n"), "\n"))
+		if cum, err := os.ReadFile(filepath.Join(s.out, "profile", "top-cum.txt")); err == nil {
+			cl := strings.Split(string(cum), "\n")
+			if len(cl) > 50 {
+				cl = cl[:50]
+			}
+			fmt.Fprintf(&b, "\nThe same profile by cumulative time (`go tool pprof -top -cum`):\n\n```\n%s\n```\n",
+				strings.TrimRight(strings.Join(cl, "\n"), "\n"))
+		}
 	}
 	return b.String()
 }

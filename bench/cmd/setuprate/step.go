@@ -132,9 +132,13 @@ func runRamp(ctx context.Context, s settings, p peer, rep int) ([]stepResult, er
 }
 
 func oneLine(r stepResult) string {
-	return fmt.Sprintf("achieved %.0f/s, failed %.3f%% (%d of %d%s), drops %d, CPU %.1f%% = %.0f µs/call, PSS %.0f MiB, threads %d, goroutines %d, fds %d, INVITE→INVITE p50/p99 %.0f/%.0f µs, 200→200 %.0f/%.0f µs, pass=%v %s",
+	lat := "no capture"
+	if r.Invite.N > 0 {
+		lat = fmt.Sprintf("INVITE→INVITE p50/p99 %.0f/%.0f µs, 200→200 %.0f/%.0f µs", r.Invite.P50, r.Invite.P99, r.Answer.P50, r.Answer.P99)
+	}
+	return fmt.Sprintf("achieved %.0f/s, failed %.3f%% (%d of %d%s), drops %d, CPU %.1f%% = %.0f µs/call, PSS %.0f MiB, threads %d, goroutines %d, fds %d, %s, pass=%v %s",
 		r.Achieved, r.failPct(), r.Failed, r.Created, parenthesized(r.FailKinds), r.Net.Drops(), r.CPUPct, r.CPUPerCall,
-		float64(r.RSSMax)/(1<<20), r.ThreadsMax, r.Goroutines, r.FDsMax, r.Invite.P50, r.Invite.P99, r.Answer.P50, r.Answer.P99, r.Pass, r.Note)
+		float64(r.RSSMax)/(1<<20), r.ThreadsMax, r.Goroutines, r.FDsMax, lat, r.Pass, r.Note)
 }
 
 func parenthesized(s string) string {

@@ -99,7 +99,7 @@ func (m Machine) Markdown() string {
 		m.Cores, m.CPU, m.MemGiB, m.Kernel, m.Go, m.Callgate,
 		m.Module("github.com/emiago/sipgo"), m.Module("github.com/mattn/go-sqlite3"))
 	for _, k := range sortedKeys(m.Tools) {
-		fmt.Fprintf(&b, " %s: %s.", k, m.Tools[k])
+		fmt.Fprintf(&b, " %s: %s.", k, strings.TrimRight(m.Tools[k], "."))
 	}
 	fmt.Fprintf(&b, " Run on %s UTC.", m.Date.Format("2006-01-02 15:04"))
 	return b.String()
