@@ -1,6 +1,7 @@
 package configs
 
 import (
+	"encoding/base64"
 	"fmt"
 	"strings"
 	"unicode/utf8"
@@ -85,6 +86,10 @@ func (v *validation) agentToken(pl place, a *Agent) []any {
 		v.bad(pl, key, "token is too short: %d characters, want at least %d", n, agentTokenMin)
 		return key
 	}
+	if strings.HasPrefix(tok, issuedTokenPrefix) {
+		v.bad(pl, key, "token starts with %q, which marks tokens issued by the business API: choose another", issuedTokenPrefix)
+		return key
+	}
 	a.Token = tok
 	return key
 }
@@ -106,12 +111,16 @@ func checkAgentName(s string) string {
 	return ""
 }
 
-// checkPasswordHash checks a bcrypt hash as written by htpasswd -B, Go's bcrypt or
-// PHP's password_hash: "$2a$", "$2b$" or "$2y$", a two-digit cost from 4 to 31, and 53
+// checkPasswordHash checks a password hash: an argon2id PHC string (see
+// checkArgon2id), or a bcrypt hash as written by htpasswd -B, Go's bcrypt or PHP's
+// password_hash: "$2a$", "$2b$" or "$2y$", a two-digit cost from 4 to 31, and 53
 // characters of salt and hash. It returns "" or what is wrong; the message does not
 // repeat the hash.
 func checkPasswordHash(h string) string {
-	const want = `want a bcrypt hash such as "$2a$10$…" (60 characters), e.g. from htpasswd -nbB user password`
+	const want = `want a bcrypt hash such as "$2a$10$…" (60 characters), e.g. from htpasswd -nbB user password, or an argon2id PHC string "$argon2id$v=19$m=…,t=…,p=…$salt$hash"`
+	if strings.HasPrefix(h, "$argon2") {
+		return checkArgon2id(h)
+	}
 	if !strings.HasPrefix(h, "$2a$") && !strings.HasPrefix(h, "$2b$") && !strings.HasPrefix(h, "$2y$") {
 		return "not a bcrypt hash: " + want
 	}
@@ -128,6 +137,58 @@ func checkPasswordHash(h string) string {
 	}
 	if _, err := bcrypt.Cost([]byte(h)); err != nil {
 		return fmt.Sprintf("invalid bcrypt hash: %v", err)
+	}
+	return ""
+}
+
+// issuedTokenPrefix starts the tokens the business API issues (pool.AgentTokenPrefix);
+// a static token may not look like one.
+const issuedTokenPrefix = "cgt_"
+
+// Bounds on argon2id parameters, so one login cannot take the process's memory or a
+// core for long; signaling checks the same bounds.
+const (
+	argon2MaxMemory = 1 << 20 // KiB (1 GiB)
+	argon2MaxTime   = 16
+	argon2MaxLanes  = 16
+)
+
+// checkArgon2id checks an argon2id hash in the PHC string format written by the
+// reference argon2 tool and most libraries:
+// "$argon2id$v=19$m=<KiB>,t=<passes>,p=<lanes>$<salt>$<hash>", salt (at least 8
+// bytes) and hash (at least 16 bytes) in unpadded standard base64. It returns "" or
+// what is wrong.
+func checkArgon2id(h string) string {
+	const want = `want "$argon2id$v=19$m=65536,t=3,p=4$<salt>$<hash>" (salt and hash in unpadded base64)`
+	parts := strings.Split(h, "$")
+	if len(parts) != 6 || parts[0] != "" || parts[1] != "argon2id" {
+		return "not an argon2id hash: " + want
+	}
+	if parts[2] != "v=19" {
+		return "argon2id hash of an unsupported version (only v=19): " + want
+	}
+	var m, t, p uint32
+	if n, err := fmt.Sscanf(parts[3], "m=%d,t=%d,p=%d", &m, &t, &p); err != nil || n != 3 ||
+		parts[3] != fmt.Sprintf("m=%d,t=%d,p=%d", m, t, p) {
+		return "argon2id hash lacks its parameters m, t and p: " + want
+	}
+	switch {
+	case p < 1 || p > argon2MaxLanes:
+		return fmt.Sprintf("argon2id parallelism p=%d is outside 1-%d", p, argon2MaxLanes)
+	case t < 1 || t > argon2MaxTime:
+		return fmt.Sprintf("argon2id time cost t=%d is outside 1-%d", t, argon2MaxTime)
+	case m < 8*p || m > argon2MaxMemory:
+		return fmt.Sprintf("argon2id memory m=%d KiB is outside %d-%d", m, 8*p, argon2MaxMemory)
+	}
+	salt, err1 := base64.RawStdEncoding.Strict().DecodeString(parts[4])
+	sum, err2 := base64.RawStdEncoding.Strict().DecodeString(parts[5])
+	switch {
+	case err1 != nil || err2 != nil:
+		return "argon2id salt or hash is not unpadded base64: " + want
+	case len(salt) < 8:
+		return fmt.Sprintf("argon2id salt has %d bytes, want at least 8", len(salt))
+	case len(sum) < 16:
+		return fmt.Sprintf("argon2id hash has %d bytes, want at least 16", len(sum))
 	}
 	return ""
 }

@@ -13,6 +13,9 @@ import (
 type API struct {
 	// Apps are the business systems that may call the API.
 	Apps []APIApp `yaml:"apps"`
+	// AgentTokens bounds the lifetime of the agent tokens the API issues
+	// (security.go).
+	AgentTokens AgentTokens `yaml:"agent_tokens"`
 }
 
 // APIApp is one business system calling the API. It signs its requests with a

@@ -29,6 +29,9 @@ type Config struct {
 	Bindings []Binding `yaml:"bindings"`
 	// Agents are the people who log in on the agent page and place calls for a tenant.
 	Agents []Agent `yaml:"agents"`
+	// AgentsLockout locks agents and source addresses out after failed logins
+	// (security.go).
+	AgentsLockout AgentsLockout `yaml:"agents_lockout"`
 	// Web holds settings of the HTTP surface.
 	Web Web `yaml:"web"`
 	// Masking configures number masking: which virtual pools bindings come from, the
@@ -39,6 +42,10 @@ type Config struct {
 	API API `yaml:"api"`
 	// Demo runs a demo carrier on loopback (used by the built-in default config).
 	Demo Demo `yaml:"demo"`
+	// Admin configures the admin page on the internal listener (admin.go).
+	Admin Admin `yaml:"admin"`
+	// Records sets how long call records are kept (records.go).
+	Records Records `yaml:"records"`
 
 	// Files lists every file the config was read from, main file first.
 	Files []string `yaml:"-"`
@@ -71,6 +78,8 @@ type SIP struct {
 	NoRouteStatus int `yaml:"no_route_status"`
 	// Limits bound what the SIP listeners accept before parsing (sip_limits.go).
 	Limits SIPLimits `yaml:"limits"`
+	// Scoring holds the thresholds of trunk scoring and failover (trunk_health.go).
+	Scoring Scoring `yaml:"scoring"`
 }
 
 // Media holds RTP settings.
@@ -103,6 +112,8 @@ type Media struct {
 // ./callgate.db.
 type Storage struct {
 	SQLite *SQLite `yaml:"sqlite"`
+	// Postgres selects the shared store of several instances (storage_pg.go).
+	Postgres *Postgres `yaml:"postgres"`
 }
 
 // SQLite configures the embedded store.
@@ -129,6 +140,14 @@ type Tenant struct {
 	DefaultRegion string `yaml:"default_region"`
 	// Callers is how agents' calls get their caller numbers (callers.go).
 	Callers Callers `yaml:"callers"`
+	// Events, when set, sends signed event callbacks to the tenant's business
+	// system (events.go).
+	Events *EventCallbacks `yaml:"events"`
+	// Callbacks is what a customer calling back a caller number an agent used gets
+	// (callbacks.go).
+	Callbacks Callbacks `yaml:"callbacks"`
+	// Recording records the tenant's calls to WAV files (recording.go).
+	Recording Recording `yaml:"recording"`
 
 	Pos Pos `yaml:"-"`
 }
@@ -146,6 +165,10 @@ type Trunk struct {
 	Auth *TrunkAuth `yaml:"auth"`
 	// Register, when set, makes callgate REGISTER to the trunk.
 	Register *Register `yaml:"register"`
+	// RegistersToUs, when set, lets the trunk REGISTER to callgate with digest
+	// credentials; its address is then learnt, so host and inbound_cidrs may be left
+	// out (registrar.go).
+	RegistersToUs *InboundRegister `yaml:"registers_to_us"`
 	// InboundCIDRs are the source networks calls from this trunk come from; default:
 	// Host's address /32 (or /128) if Host is an IP.
 	InboundCIDRs []string `yaml:"inbound_cidrs"`
@@ -155,6 +178,21 @@ type Trunk struct {
 	MaxConcurrentCalls int `yaml:"max_concurrent_calls"`
 	// MaxCallsPerSecond limits new outbound calls per second; 0: default 10; negative: off.
 	MaxCallsPerSecond float64 `yaml:"max_calls_per_second"`
+	// RatePerMinute is what the supplier charges per minute of calls placed on the
+	// trunk, in thousandths of the currency unit (60 = 0.060 a minute); 0: not priced.
+	RatePerMinute int64 `yaml:"rate_per_minute"`
+	// BillingIncrement is how the supplier rounds a call's answered time, "first/next"
+	// seconds (see billing.go); default 60/60.
+	BillingIncrement BillingIncrement `yaml:"billing_increment"`
+	// Weight is the trunk's manual weight in scoring; default 1; negative: the trunk
+	// takes no new outbound calls (trunk_health.go).
+	Weight float64 `yaml:"weight"`
+	// InviteTimeout is how long an INVITE to the trunk may go without any response
+	// before the call fails over; default 8s; negative: the SIP transaction timeout.
+	InviteTimeout Duration `yaml:"invite_timeout"`
+	// Probe, when set, sends SIP OPTIONS to the trunk; a trunk that stops answering
+	// them takes no new calls (trunk_health.go).
+	Probe *TrunkProbe `yaml:"probe"`
 
 	// File and Pos say where the trunk was defined.
 	Pos Pos `yaml:"-"`
@@ -233,7 +271,8 @@ type Agent struct {
 	Tenant string `yaml:"tenant"`
 	// Name identifies the agent within its tenant: 1 to 64 of A-Z a-z 0-9 . _ -.
 	Name string `yaml:"name"`
-	// PasswordHash is a bcrypt hash ($2a$, $2b$ or $2y$) of the agent's password.
+	// PasswordHash is a bcrypt hash ($2a$, $2b$ or $2y$) or an argon2id PHC string
+	// ($argon2id$v=19$m=…,t=…,p=…$salt$hash) of the agent's password.
 	PasswordHash string `yaml:"password_hash"`
 	// TokenEnv names an environment variable holding the agent's login token.
 	TokenEnv string `yaml:"token_env"`
@@ -255,6 +294,10 @@ type Web struct {
 	// default port (:80 for http, :443 for https) dropped, as browsers send them in the
 	// Origin header. Default: none.
 	AllowedOrigins []string `yaml:"allowed_origins"`
+	// Public and Internal hold settings of the public listener (agent page,
+	// websocket) and of the internal one (business API): their TLS (security.go).
+	Public   HTTPListener `yaml:"public"`
+	Internal HTTPListener `yaml:"internal"`
 }
 
 // Demo configures the built-in demo carrier: a SIP user agent on loopback that answers

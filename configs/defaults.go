@@ -114,6 +114,7 @@ func applyDefaults(cfg *Config) {
 	s.ShutdownGrace = cmp.Or(s.ShutdownGrace, Duration(defaultShutdownGrace))
 	s.NoRouteStatus = cmp.Or(s.NoRouteStatus, defaultNoRouteStatus)
 	sipLimitsDefaults(&s.Limits) // sip.limits.*: see sip_limits.go
+	scoringDefaults(&s.Scoring)  // sip.scoring.*: see trunk_health.go
 
 	m := &cfg.Media
 	m.PortMin = cmp.Or(m.PortMin, defaultMediaPortMin)
@@ -124,21 +125,31 @@ func applyDefaults(cfg *Config) {
 	}
 	m.RTPTimeout = cmp.Or(m.RTPTimeout, Duration(defaultRTPTimeout))
 
-	if cfg.Storage.SQLite == nil {
+	if cfg.Storage.SQLite == nil && cfg.Storage.Postgres == nil {
 		cfg.Storage.SQLite = &SQLite{}
 	}
-	cfg.Storage.SQLite.Path = cmp.Or(cfg.Storage.SQLite.Path, defaultSQLitePath)
+	if cfg.Storage.SQLite != nil {
+		cfg.Storage.SQLite.Path = cmp.Or(cfg.Storage.SQLite.Path, defaultSQLitePath)
+	}
 
 	cfg.Log.Level = cmp.Or(cfg.Log.Level, defaultLogLevel)
 	cfg.Log.Format = cmp.Or(cfg.Log.Format, defaultLogFormat)
 
 	maskingDefaults(&cfg.Masking)
+	// admin.*: see admin.go
+	adminDefaults(&cfg.Admin)
+	recordsDefaults(&cfg.Records) // records.*: see records.go
+	securityDefaults(cfg)         // web.*.tls, api.agent_tokens, agents_lockout: see security.go
 
 	for i := range cfg.Tenants {
 		t := &cfg.Tenants[i]
 		t.TimeZone = cmp.Or(t.TimeZone, defaultTimeZone)
 		t.Seats = cmp.Or(t.Seats, defaultSeats)
 		callerDefaults(t) // tenants[].default_region and .callers: see callers.go
+		eventDefaults(t.Events)
+		callbackDefaults(t) // tenants[].callbacks: see callbacks.go
+		// tenants[].recording: see recording.go
+		recordingDefaults(t)
 	}
 
 	for i := range cfg.Trunks {
@@ -161,6 +172,9 @@ func applyDefaults(cfg *Config) {
 		}
 		t.MaxConcurrentCalls = cmp.Or(t.MaxConcurrentCalls, defaultMaxConcurrentCalls)
 		t.MaxCallsPerSecond = cmp.Or(t.MaxCallsPerSecond, defaultMaxCallsPerSecond)
+		billingDefaults(t)     // trunks[].billing_increment: see billing.go
+		trunkHealthDefaults(t) // trunks[].weight, invite_timeout, probe: see trunk_health.go
+		inboundRegisterDefaults(t)
 		if r := t.Register; r != nil {
 			r.Expires = cmp.Or(r.Expires, Duration(defaultRegisterExpires))
 			if r.User == "" && t.Auth != nil {

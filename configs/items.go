@@ -31,10 +31,13 @@ func (n names) claim(name string, p Pos) (first Pos, free bool) {
 func (v *validation) items() {
 	tenants := v.tenants()
 	trunks := v.trunks()
+	v.inboundRegisters() // registrar.go: trunks that register to callgate
 	owners := v.pools(tenants, trunks)
 	v.callers() // callers.go: tenants' callers sections, caller pools' keys
 	v.bindings(tenants, trunks, owners)
 	v.agents(tenants)
+	v.callbacks(trunks) // callbacks.go: after agents, whom fallbacks name
+	v.recordings()      // recording.go
 }
 
 // itemPlace is where list item o, labelled from its noun and id, was written.
@@ -87,7 +90,9 @@ func (v *validation) trunks() names {
 // trunk checks one trunk's settings.
 func (v *validation) trunk(pl place, t *Trunk) {
 	if t.Host == "" {
-		v.bad(pl, at("host"), "host is required")
+		if t.RegistersToUs == nil {
+			v.bad(pl, at("host"), "host is required (or registers_to_us, for a trunk whose address callgate learns when it registers)")
+		}
 	} else if msg := checkHost(t.Host); msg != "" {
 		v.bad(pl, at("host"), "%s", msg)
 	}
@@ -117,6 +122,8 @@ func (v *validation) trunk(pl place, t *Trunk) {
 	if math.IsNaN(t.MaxCallsPerSecond) || math.IsInf(t.MaxCallsPerSecond, 0) {
 		v.bad(pl, at("max_calls_per_second"), "must be a finite number (negative turns the limit off)")
 	}
+	v.billing(pl, t)
+	v.trunkHealth(pl, t)
 	if t.Auth != nil {
 		v.auth(pl, t.Auth)
 	}

@@ -75,10 +75,13 @@ type document struct {
 	Pools      []*item[Pool]    `yaml:"pools"`
 	Bindings   []*item[Binding] `yaml:"bindings"`
 	Agents     []*item[Agent]   `yaml:"agents"`
+	Lockout    AgentsLockout    `yaml:"agents_lockout"`
 	Web        Web              `yaml:"web"`
 	Masking    Masking          `yaml:"masking"`
 	API        API              `yaml:"api"`
 	Demo       Demo             `yaml:"demo"`
+	Records    Records          `yaml:"records"`
+	Admin      Admin            `yaml:"admin"`
 }
 
 // trunkFile is the schema of a file named by trunk_files.
@@ -166,8 +169,11 @@ func (l loader) load(name, dir string, b []byte) (*Config, error) {
 		Masking:    doc.Masking,
 		API:        doc.API,
 		Demo:       doc.Demo,
+		Records:    doc.Records,
+		Admin:      doc.Admin,
 		Files:      []string{name},
 	}
+	cfg.AgentsLockout = doc.Lockout
 	src := &source{main: name, root: root}
 	cfg.Tenants, src.tenants = unwrap(name, doc.Tenants, w)
 	cfg.Trunks, src.trunks = unwrap(name, doc.Trunks, w)

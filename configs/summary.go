@@ -23,6 +23,14 @@ func Summary(c *Config) string {
 	l := c.Listen
 	fmt.Fprintf(&b, "listeners: sip/udp %s, sip/tcp %s, public http %s, internal http %s\n",
 		orOff(l.SIPUDP), orOff(l.SIPTCP), orOff(l.PublicHTTP), orOff(l.InternalHTTP))
+	for _, l := range []struct {
+		name string
+		tls  *TLSFiles
+	}{{"public", c.Web.Public.TLS}, {"internal", c.Web.Internal.TLS}} {
+		if l.tls != nil {
+			fmt.Fprintf(&b, "tls: %s http serves HTTPS with %s (expires %s)\n", l.name, l.tls.CertFile, l.tls.NotAfter.UTC().Format("2006-01-02"))
+		}
+	}
 	if c.SIP.PublicAddress != "" {
 		fmt.Fprintf(&b, "sip: public address %s\n", c.SIP.PublicAddress)
 	}
@@ -33,6 +41,9 @@ func Summary(c *Config) string {
 	}
 	if c.Storage.SQLite != nil {
 		fmt.Fprintf(&b, "storage: sqlite %s\n", c.Storage.SQLite.Path)
+	}
+	if pg := c.Storage.Postgres; pg != nil {
+		fmt.Fprintf(&b, "storage: postgres (instance %q)\n", pg.Instance)
 	}
 	if c.Demo.Carrier != "" {
 		fmt.Fprintf(&b, "demo carrier: %s\n", c.Demo.Carrier)
@@ -55,7 +66,14 @@ func Summary(c *Config) string {
 		if t.Register != nil {
 			reg = "yes"
 		}
-		return fmt.Sprintf("%s\t%s/%s\tregister: %s", t.Name, net.JoinHostPort(t.Host, strconv.Itoa(t.Port)), t.Transport, reg)
+		where := net.JoinHostPort(t.Host, strconv.Itoa(t.Port)) + "/" + t.Transport
+		if r := t.RegistersToUs; r != nil {
+			reg = "to callgate as " + r.Username
+			if t.Host == "" {
+				where = "(learnt from its REGISTER)"
+			}
+		}
+		return fmt.Sprintf("%s\t%s\tregister: %s\t%s", t.Name, where, reg, trunkHealthText(t))
 	})
 
 	numbers := 0
@@ -104,6 +122,8 @@ func Summary(c *Config) string {
 	fmt.Fprintf(&b, "web: allowed origins %s\n", origins)
 	maskingSummary(&b, c)
 	callerSummary(&b, c)
+	tenantExtrasSummary(&b, c) // records.go: seats, callbacks, event callbacks
+	recordsSummary(&b, c)      // records.go
 	return b.String()
 }
 

@@ -96,6 +96,10 @@ func (v *validation) validate() {
 	v.items()
 	v.masking(top) // after items: it refers to pools and tenants
 	v.api(top)
+	v.eventCallbacks() // after api: it takes the apps' secrets
+	v.security(top)
+	v.records(top)
+	v.admin(top) // admin.go
 }
 
 // listen checks the listener addresses.
@@ -161,6 +165,7 @@ func (v *validation) sip(top place) {
 		v.bad(top, at("sip", "no_route_status"), "must be a SIP failure status from 400 to 699, got %d", s.NoRouteStatus)
 	}
 	v.sipLimits(top)
+	v.scoring(top)
 }
 
 // media checks the RTP settings.
@@ -269,6 +274,7 @@ func (v *validation) storageAndLog(top place) {
 	if sq := v.cfg.Storage.SQLite; sq != nil && strings.TrimSpace(sq.Path) == "" {
 		v.bad(top, at("storage", "sqlite", "path"), "must not be blank")
 	}
+	v.storagePostgres(top)
 	lg := &v.cfg.Log
 	lg.Level = strings.ToLower(lg.Level)
 	switch lg.Level {

@@ -251,7 +251,7 @@ func TestValidationProblems(t *testing.T) {
 			yaml: "tenant:\n  - name: a\nfoo: 1\n",
 			want: []wantProblem{
 				{"main.yaml:1", `unknown top-level field "tenant" (did you mean "tenants"?)`},
-				{"main.yaml:3", `unknown top-level field "foo" (known fields: agents, api, bindings, demo, listen,`},
+				{"main.yaml:3", `unknown top-level field "foo" (known fields: admin, agents, agents_lockout, api, bindings, demo, listen,`},
 			},
 		},
 		{
@@ -336,7 +336,9 @@ func TestDefaultsApplied(t *testing.T) {
 		MaxCallDuration: Duration(4 * time.Hour), ShutdownGrace: Duration(10 * time.Second), NoRouteStatus: 404,
 		Limits: SIPLimits{MaxMessageBytes: 16384, MaxHeaders: 128, RatePerSource: 20, BurstPerSource: 40,
 			TrunkRate: 2000, TrunkBurst: 4000, BanFor: Duration(time.Minute), TCPIdleTimeout: Duration(30 * time.Second),
-			MaxTCPPerSource: 8}}
+			MaxTCPPerSource: 8},
+		Scoring: Scoring{HalfLife: Duration(10 * time.Minute), MinSeizures: 10, DegradeBelow: 0.15, RecoverAbove: 0.30,
+			PDDTarget: Duration(5 * time.Second), Every: Duration(5 * time.Second)}}
 	if cfg.SIP != wantSIP {
 		t.Errorf("SIP = %+v, want %+v", cfg.SIP, wantSIP)
 	}

@@ -74,6 +74,7 @@ type flow struct {
 	rate     int
 	clock    Clock
 	onDTMF   func(Side, byte)
+	tap      Tap // nil: no recording
 	held     atomic.Bool
 	ssrc     uint32 // the output leg's SSRC
 	tsBase   uint32 // random start of the output timeline
@@ -132,6 +133,7 @@ func NewBridge(a, b Endpoint, cfg BridgeConfig) *Bridge {
 		f.rate = cfg.ClockRate
 		f.clock = cfg.Clock
 		f.onDTMF = cfg.OnDTMF
+		f.tap = cfg.Tap
 		f.ssrc = f.out.SSRC()
 		f.nextSeq = uint16(rand.Uint32())
 		f.tsBase = rand.Uint32()
@@ -314,6 +316,9 @@ func (f *flow) forward(pkt []byte, h *Header, off int, now time.Time) (send bool
 		default:
 			f.advanceTimeline(ts, ts, now)
 		}
+	}
+	if f.tap != nil && f.g711Out[h.PayloadType] {
+		f.tap.TapRTP(f.from, g711Law(outPT), ts, pkt[off:len(pkt)-int(h.PaddingSize)], now)
 	}
 	f.relayed.Add(1)
 	return true, digits, nd

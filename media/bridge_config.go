@@ -91,6 +91,11 @@ type BridgeConfig struct {
 
 	// Logger receives the bridge's rare events; nil discards them.
 	Logger *slog.Logger
+
+	// Tap, if set, gets a copy of every G.711 audio packet the bridge relays,
+	// both directions, after rewriting (a call's Recorder, record.go). It runs on
+	// the relay goroutines and must not block.
+	Tap Tap
 }
 
 // NewBridgeConfig returns the config to relay between a leg that negotiated

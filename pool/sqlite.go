@@ -26,7 +26,7 @@ const (
 	writerParams = "_journal_mode=WAL&_busy_timeout=5000&_txlock=immediate&_foreign_keys=on" +
 		"&_synchronous=NORMAL&_stmt_cache_size=32"
 	readerParams = "_busy_timeout=5000&_txlock=deferred&_foreign_keys=on&_query_only=on" +
-		"&_stmt_cache_size=32"
+		"&_stmt_cache_size=32&_cache_size=-32768"
 )
 
 // SQLiteStore is the Store on one SQLite database file in WAL mode. All writes go

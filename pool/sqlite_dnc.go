@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"strings"
 )
 
 // defaultDNCLimit is the page size of ListDoNotCall when DNCFilter.Limit is zero.
@@ -112,6 +113,90 @@ func (s *SQLiteStore) ListDoNotCall(ctx context.Context, f DNCFilter) ([]DNCEntr
 		return nil, fmt.Errorf("pool: list do-not-call: %w", s.closedOr(err))
 	}
 	return out, nil
+}
+
+// DNCQuery selects entries across do-not-call lists for ListDNC.
+type DNCQuery struct {
+	// Lists are the lists to read, by tenant ("" is the global list); nil reads every
+	// list, an empty non-nil slice none.
+	Lists []string
+	// Number, if set, selects the entries of this E.164 number only: which lists
+	// hold it.
+	Number string
+	// After is the last entry of the previous page (its Tenant and Number); the zero
+	// DNCEntry for the first page.
+	After DNCEntry
+	// Limit bounds the page: 0 means 100, at most MaxListLimit.
+	Limit int
+}
+
+// defaultDNCPage is the page size of ListDNC when DNCQuery.Limit is zero.
+const defaultDNCPage = 100
+
+// ListDNC returns one page of the entries q selects, ordered by list (the global
+// list first, then tenants by name) and number, and whether more follow.
+func (s *SQLiteStore) ListDNC(ctx context.Context, q DNCQuery) ([]DNCEntry, bool, error) {
+	if q.Lists != nil && len(q.Lists) == 0 {
+		return nil, false, nil
+	}
+	limit := q.Limit
+	switch {
+	case limit <= 0:
+		limit = defaultDNCPage
+	case limit > MaxListLimit:
+		limit = MaxListLimit
+	}
+	var (
+		where []string
+		args  []any
+	)
+	if q.Lists != nil {
+		where = append(where, "tenant IN ("+placeholders(len(q.Lists))+")")
+		for _, t := range q.Lists {
+			args = append(args, t)
+		}
+	}
+	if q.Number != "" {
+		where, args = append(where, "number = ?"), append(args, q.Number)
+	}
+	if q.After != (DNCEntry{}) {
+		where, args = append(where, "(tenant, number) > (?, ?)"), append(args, q.After.Tenant, q.After.Number)
+	}
+	query := "SELECT tenant, number, added_at, source FROM do_not_call"
+	if len(where) > 0 {
+		query += " WHERE " + strings.Join(where, " AND ")
+	}
+	query += " ORDER BY tenant, number LIMIT ?"
+	args = append(args, limit+1)
+	var out []DNCEntry
+	err := s.read(ctx, func(tx *sql.Tx) error {
+		rows, err := tx.QueryContext(ctx, query, args...)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			e, err := scanDNC(rows)
+			if err != nil {
+				return err
+			}
+			out = append(out, e)
+		}
+		return rows.Err()
+	})
+	if err != nil {
+		return nil, false, fmt.Errorf("pool: list do-not-call: %w", s.closedOr(err))
+	}
+	more := len(out) > limit
+	if more {
+		out = out[:limit]
+	}
+	return out, more, nil
+}
+
+// placeholders returns n comma-separated "?".
+func placeholders(n int) string {
+	return strings.TrimSuffix(strings.Repeat("?, ", n), ", ")
 }
 
 // EachDoNotCall calls fn with every entry of every list, from one snapshot; fn's

@@ -31,6 +31,9 @@ type dncShard struct {
 // dncSet is the do-not-call lists in memory.
 type dncSet struct {
 	shards [dncShards]dncShard
+	// change serialises the changes to the lists: each is written to the store and
+	// then to memory, and two changes to one number must reach both in one order.
+	change sync.Mutex
 }
 
 func newDNCSet() *dncSet {
@@ -135,7 +138,11 @@ func (r *Outbound) AddDoNotCall(ctx context.Context, tenant string, numbers []st
 	return r.storeDNC(ctx, es)
 }
 
+// storeDNC writes es to the store, then to memory: once it returns, the next call
+// to a listed number is refused.
 func (r *Outbound) storeDNC(ctx context.Context, es []pool.DNCEntry) (int, error) {
+	r.dnc.change.Lock()
+	defer r.dnc.change.Unlock()
 	added, err := r.store.AddDoNotCall(ctx, es)
 	if err != nil {
 		return 0, err
@@ -159,6 +166,8 @@ func (r *Outbound) RemoveDoNotCall(ctx context.Context, tenant, number string) (
 	if err != nil {
 		return false, err
 	}
+	r.dnc.change.Lock()
+	defer r.dnc.change.Unlock()
 	ok, err := r.store.RemoveDoNotCall(ctx, tenant, n)
 	if err != nil {
 		return false, err
@@ -213,4 +222,16 @@ func (r *Outbound) OnDoNotCall(tenant, number string) (bool, error) {
 	k, _ := r.dncKey(tenant, n)
 	_, listed := r.dnc.listed(k.tenant, k.number)
 	return listed, nil
+}
+
+// Normalize returns number, written in any format, as E.164 the way tenant's list
+// and calls read it: national numbers in the tenant's region, or in DefaultRegion
+// for the global list ("") and for a tenant without a plan. An unreadable number is
+// a *NumberError.
+func (r *Outbound) Normalize(tenant, number string) (string, error) {
+	region := DefaultRegion
+	if t := r.tenants[tenant]; t != nil {
+		region = t.plan.Region
+	}
+	return r.analyzer.Normalize(number, region)
 }

@@ -25,6 +25,8 @@ type Verdict struct {
 	Number string
 	Kind   pool.NumberKind
 	Pool   string
+	// Trunks carry calls from the number, in order (shared with the router: read only).
+	Trunks []string
 	// Step is the first strategy step that allows the number for this callee; ""
 	// with Reason no_rule.
 	Step     string
@@ -195,7 +197,7 @@ func (st *explainSnap) explain(ex *Explanation) {
 }
 
 func verdictOf(n *numberSnap) Verdict {
-	v := Verdict{Number: n.c.n.Number, Kind: n.c.n.Kind, Pool: n.c.n.Pool}
+	v := Verdict{Number: n.c.n.Number, Kind: n.c.n.Kind, Pool: n.c.n.Pool, Trunks: n.c.n.Trunks}
 	if n.lastUsed > 0 {
 		v.LastUsed = time.UnixMilli(n.lastUsed).UTC()
 	}

@@ -8,10 +8,13 @@ import (
 	"callgate/pool"
 )
 
-// BindingLookup finds the bindings that are active on a virtual number: those whose
-// X is the number and the AXYB ones whose Y is.
+// BindingLookup finds the bindings that can route a call from caller to a virtual
+// number at now: those active then whose X is the number and whose A (or, for AXB,
+// B) is the caller, the AXYB ones whose Y is the number and whose B is the caller,
+// and the AXN ones on the number. Returning more active bindings on the number is
+// allowed (Route filters); returning fewer is not.
 type BindingLookup interface {
-	ActiveBindings(ctx context.Context, virtual string, now time.Time) ([]pool.Binding, error)
+	RouteBindings(ctx context.Context, virtual, caller string, now time.Time) ([]pool.Binding, error)
 }
 
 // InboundCall is a call a carrier delivered to one of our numbers. Numbers are E.164.
@@ -111,7 +114,7 @@ func NewInbound(bindings BindingLookup, now func() time.Time, opts ...InboundOpt
 // is a *NoRouteError (errors.Is ErrNoRoute) carrying the configured treatment.
 func (r *Inbound) Route(ctx context.Context, c InboundCall) (Decision, error) {
 	now := r.now()
-	bs, err := r.bindings.ActiveBindings(ctx, c.Callee, now)
+	bs, err := r.bindings.RouteBindings(ctx, c.Callee, c.Caller, now)
 	if err != nil {
 		return Decision{}, fmt.Errorf("look up bindings on %s: %w", c.Callee, err)
 	}

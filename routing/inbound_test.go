@@ -11,11 +11,12 @@ import (
 )
 
 // bindingList is an in-memory BindingLookup: routing is pure logic over its inputs.
-// Like the store, it returns the bindings whose X or (AXYB) Y is v; unlike the
-// store, it does not filter by time, so the router's own expiry check is tested.
+// It returns every binding whose X or (AXYB) Y is v, whatever the caller (more than
+// the store returns, which the contract allows), and does not filter by time, so
+// the router's own party and expiry checks are tested.
 type bindingList []pool.Binding
 
-func (l bindingList) ActiveBindings(_ context.Context, v string, _ time.Time) ([]pool.Binding, error) {
+func (l bindingList) RouteBindings(_ context.Context, v, _ string, _ time.Time) ([]pool.Binding, error) {
 	var out []pool.Binding
 	for _, b := range l {
 		if b.Virtual == v || b.Mode == pool.ModeAXYB && b.Y == v {
@@ -27,7 +28,7 @@ func (l bindingList) ActiveBindings(_ context.Context, v string, _ time.Time) ([
 
 type failingLookup struct{}
 
-func (failingLookup) ActiveBindings(context.Context, string, time.Time) ([]pool.Binding, error) {
+func (failingLookup) RouteBindings(context.Context, string, string, time.Time) ([]pool.Binding, error) {
 	return nil, errors.New("disk on fire")
 }
 

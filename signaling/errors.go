@@ -13,6 +13,12 @@ var (
 	// ErrBadCredentials means an unknown token or a wrong password; which of the two
 	// is never said.
 	ErrBadCredentials = errors.New("bad credentials")
+	// ErrLockedOut means too many failed logins of the agent, or from the address,
+	// within the lockout window: the login is refused whatever it presents, so the
+	// answer says nothing of whether the password was right.
+	ErrLockedOut = errors.New("too many failed logins: try again later")
+	// ErrLoginUnavailable means a login could not be checked (the store failed).
+	ErrLoginUnavailable = errors.New("login is unavailable right now: try again")
 	// ErrSeatsExhausted means every seat of the tenant is taken.
 	ErrSeatsExhausted = errors.New("all seats are taken")
 	// ErrBadRequest means a malformed or unknown message.
@@ -30,6 +36,10 @@ func errorCode(err error) string {
 		return "bad_request"
 	case errors.Is(err, ErrBadCredentials):
 		return "bad_credentials"
+	case errors.Is(err, ErrLockedOut):
+		return "locked_out"
+	case errors.Is(err, ErrLoginUnavailable):
+		return "unavailable"
 	case errors.Is(err, ErrSeatsExhausted):
 		return "seats_exhausted"
 	case errors.Is(err, ErrNotReady):

@@ -27,6 +27,8 @@ type inMessage struct {
 	Kind     string `json:"kind,omitempty"`
 	Note     string `json:"note,omitempty"`
 	Limit    int    `json:"limit,omitempty"`
+	// Record, on dial, asks for the call to be recorded (docs/signaling.md).
+	Record bool `json:"record,omitempty"`
 }
 
 // parseMessage decodes one page message and checks what every type needs.
@@ -54,6 +56,8 @@ func parseMessage(b []byte) (inMessage, error) {
 	case "dial":
 		return m, need("to", m.To)
 	case "hangup":
+		return m, need("call", m.Call)
+	case "accept", "decline": // a callback ringing on the page (incoming.go)
 		return m, need("call", m.Call)
 	case "dtmf":
 		if err := need("call", m.Call); err != nil {
@@ -90,6 +94,7 @@ func parseMessage(b []byte) (inMessage, error) {
 			return m, fmt.Errorf("%w: note longer than 2000 bytes", ErrBadRequest)
 		}
 		return m, need("kind", m.Kind)
+	case "logout":
 	case "history":
 		if m.Limit < 0 || m.Limit > 200 {
 			return m, fmt.Errorf("%w: limit must be 0..200", ErrBadRequest)
@@ -140,6 +145,25 @@ type callMsg struct {
 	Reason string `json:"reason,omitempty"`
 	By     string `json:"by,omitempty"`
 	Billed *int64 `json:"billed,omitempty"`
+	At     int64  `json:"at"`
+}
+
+// incomingMsg rings the page with a customer's callback.
+type incomingMsg struct {
+	Type   string `json:"type"`
+	Call   string `json:"call"`
+	From   string `json:"from"` // the customer
+	To     string `json:"to"`   // the caller number the customer called
+	Tenant string `json:"tenant"`
+	RingMS int64  `json:"ring_ms,omitempty"` // how long it rings
+	At     int64  `json:"at"`
+}
+
+// incomingCancelledMsg stops the ringing of a callback the agent did not answer.
+type incomingCancelledMsg struct {
+	Type   string `json:"type"`
+	Call   string `json:"call"`
+	Reason string `json:"reason"` // cancel, no_answer, shutdown
 	At     int64  `json:"at"`
 }
 

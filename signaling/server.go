@@ -202,6 +202,32 @@ func (s *Server) unclaimAgent(a Agent, ss *session) {
 	}
 }
 
+// EndTokenSessions ends the sessions that logged in with one of the issued tokens
+// ids (tokens just revoked): each page gets the error token_revoked, and its call is
+// hung up and its seat freed as the session ends. It returns how many sessions it
+// ended, without waiting for them to finish.
+func (s *Server) EndTokenSessions(ids ...string) int {
+	want := make(map[string]bool, len(ids))
+	for _, id := range ids {
+		want[id] = true
+	}
+	var ending []*session
+	s.mu.Lock()
+	for sess := range s.sessions {
+		sess.mu.Lock()
+		if sess.tokenID != "" && want[sess.tokenID] {
+			ending = append(ending, sess)
+		}
+		sess.mu.Unlock()
+	}
+	s.mu.Unlock()
+	for _, sess := range ending {
+		sess.send(errorMsg{Type: "error", Code: "token_revoked", Message: "the token this page logged in with was revoked"})
+		sess.stop()
+	}
+	return len(ending)
+}
+
 // Sessions is the number of open sessions.
 func (s *Server) Sessions() int {
 	s.mu.Lock()

@@ -31,9 +31,12 @@ type session struct {
 	release func()
 
 	mu      sync.Mutex
+	tokenID string // the issued token the session logs in with (EndTokenSessions)
 	leg     BrowserLeg
 	call    *sip.AgentCall
 	callReq string // id of the dial request of the current call
+	// incoming is the callback ringing on the page, nil if none (incoming.go).
+	incoming *incomingOffer
 }
 
 func newSession(s *Server, conn *websocket.Conn) *session {
@@ -185,10 +188,15 @@ func (ss *session) auth(m inMessage) bool {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	agent, err := ss.s.deps.Auth.Authenticate(ctx, Credentials{Token: m.Token, Tenant: m.Tenant, Agent: m.Agent, Password: m.Password})
+	// Known before the token is checked, so a revocation racing this login ends it.
+	ss.mu.Lock()
+	ss.tokenID = issuedTokenID(m.Token)
+	ss.mu.Unlock()
+	agent, err := ss.s.deps.Auth.Authenticate(ctx, Credentials{Token: m.Token, Tenant: m.Tenant, Agent: m.Agent, Password: m.Password,
+		Source: sourceOf(ss.conn.RemoteAddr())})
 	if err != nil {
-		ss.sendError(m.ID, ErrBadCredentials)
-		ss.log.Info("agent login refused", "tenant", m.Tenant, "agent", m.Agent)
+		ss.sendError(m.ID, loginError(err))
+		ss.log.Info("agent login refused", "tenant", m.Tenant, "agent", m.Agent, "source", ss.conn.RemoteAddr().String(), "err", err)
 		return false
 	}
 	ss.s.claimAgent(agent, ss)
@@ -221,6 +229,10 @@ func (ss *session) handle(m inMessage) {
 		err = ss.history(m)
 	case "feedback":
 		err = ss.feedback(m)
+	case "accept", "decline":
+		err = ss.answerIncoming(m) // incoming.go
+	case "logout":
+		err = ss.logout(m)
 	default:
 		err = ss.control(m)
 	}
@@ -268,7 +280,7 @@ func (ss *session) dial(m inMessage) error {
 	var first sync.Once
 	firstEvent := make(chan struct{})
 	call, err := ss.s.deps.Dialer.DialForAgent(ctx, sip.AgentDial{
-		Tenant: ss.agent.Tenant, Agent: ss.agent.Name, To: m.To, Media: leg,
+		Tenant: ss.agent.Tenant, Agent: ss.agent.Name, To: m.To, Media: leg, Record: m.Record,
 		Notify: func(ev sip.CallEvent) {
 			first.Do(func() { <-firstEvent }) // the call is registered before its first event goes out
 			ss.callEvent(ev)
@@ -375,6 +387,27 @@ func (ss *session) feedback(m inMessage) error {
 		return err
 	}
 	ss.send(okMsg{Type: "ok", ID: m.ID})
+	return nil
+}
+
+// logout ends the session at the page's request: the issued token it logged in with
+// (if any) is revoked first, then the call is hung up and the seat freed as when the
+// socket closes. If the token cannot be revoked, the session stays and the page
+// gets the error.
+func (ss *session) logout(m inMessage) error {
+	ss.mu.Lock()
+	id := ss.tokenID
+	ss.mu.Unlock()
+	if r, ok := ss.s.deps.Auth.(TokenRevoker); ok && id != "" {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		if err := r.RevokeToken(ctx, id); err != nil {
+			return err
+		}
+	}
+	ss.log.Info("agent logged out", "token", id)
+	ss.send(okMsg{Type: "ok", ID: m.ID})
+	ss.stop()
 	return nil
 }
 

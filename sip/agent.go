@@ -65,6 +65,9 @@ type AgentDial struct {
 	// Notify receives every state change of the call, in order, from one goroutine
 	// at a time. It must not block for long.
 	Notify func(CallEvent)
+	// Record asks for the call to be recorded even if its tenant does not record
+	// every call (record.go).
+	Record bool
 }
 
 type agentSide struct {
@@ -72,6 +75,7 @@ type agentSide struct {
 	media        AgentMedia
 	base         media.LegStats // the browser leg's counters when the call started
 	notify       func(CallEvent)
+	record       bool // the agent asked for a recording
 }
 
 // AgentCall controls an agent's call.
@@ -170,7 +174,7 @@ func (e *Edge) DialForAgent(ctx context.Context, d AgentDial) (*AgentCall, error
 		lease:    dec.Lease,
 		outTrunk: out,
 		hangupCh: make(chan hangupEvent, 1),
-		agent:    &agentSide{tenant: d.Tenant, name: d.Agent, media: d.Media, base: d.Media.Stats(), notify: d.Notify},
+		agent:    &agentSide{tenant: d.Tenant, name: d.Agent, media: d.Media, base: d.Media.Stats(), notify: d.Notify, record: d.Record},
 	}
 	c.log = e.log.With("call", c.id, "agent", d.Agent)
 	c.rec = pool.Call{ID: c.id, Tenant: d.Tenant, Direction: pool.Outbound, Agent: d.Agent, Caller: dec.From,
@@ -189,7 +193,9 @@ func (e *Edge) DialForAgent(ctx context.Context, d AgentDial) (*AgentCall, error
 	go func() {
 		defer cancel(nil)
 		c.notify(CallEvent{State: StateDialing})
-		if err := e.placeB(setupCtx, c, out, dec.From, to); err != nil {
+		err := e.placeB(setupCtx, c, out, dec.From, to)
+		e.rememberCallback(c) // the customer saw dec.From calling: a call back reaches this agent
+		if err != nil {
 			if errors.Is(context.Cause(setupCtx), errAgentHangup) {
 				err = fmt.Errorf("%w: %w", ErrCanceled, err)
 			}
@@ -238,9 +244,10 @@ func (c *call) notify(ev CallEvent) {
 	c.agent.notify(ev)
 }
 
-// callerSide names the A party in records: the agent, or the calling carrier.
+// callerSide names the A party in records: the agent, or the calling carrier (also
+// of a callback, which an agent answers).
 func (c *call) callerSide() string {
-	if c.agent != nil {
+	if c.agent != nil && c.a == nil {
 		return "agent"
 	}
 	return "caller"
@@ -254,9 +261,10 @@ func (c *call) endpointA() media.Endpoint {
 	return c.rtpA
 }
 
-// statsA counts the A side's packets during this call.
+// statsA counts the A side's packets during this call: the caller's RTP leg of an
+// inbound call (a callback's too), the agent's browser leg of the agent's own call.
 func (c *call) statsA() media.LegStats {
-	if c.agent == nil {
+	if c.agent == nil || c.rtpA != nil {
 		return c.rtpA.Stats()
 	}
 	now := c.agent.media.Stats()

@@ -56,6 +56,7 @@ type call struct {
 	aID, bID   string // Call-IDs
 	rtpA, rtpB *media.Leg
 	bridge     *media.Bridge
+	recording  *callRecording // nil: not recorded (record.go)
 	neg        *negotiation
 
 	// lease locks the caller number of an agent's call; finish releases it.
@@ -67,8 +68,10 @@ type call struct {
 
 	mu         sync.Mutex
 	rec        pool.Call
-	att        pool.Attempt
-	setupAdded time.Duration // from the call's arrival to the first B-leg INVITE sent
+	att        pool.Attempt   // the B-leg attempt in progress (or the last one)
+	prior      []pool.Attempt // attempts before att, on trunks the call failed over from
+	told       uint8          // progress states the observer heard of (progressBit)
+	setupAdded time.Duration  // from the call's arrival to the first B-leg INVITE sent
 
 	// cancelSetup ends call setup early (shutdown); nil once connected.
 	cancelSetup context.CancelCauseFunc
@@ -188,6 +191,7 @@ func (c *call) closeMedia() {
 		if c.bridge != nil {
 			c.bridge.Close()
 		}
+		c.stopRecording() // record.go: after the bridge stopped tapping
 		if c.rtpA != nil {
 			c.rtpA.Close()
 		}
@@ -216,9 +220,12 @@ func (c *call) finish(set func(r *pool.Call)) pool.Call {
 		c.att.EndAt = now
 	}
 	set(&c.rec)
-	rec, att, setup := c.rec, c.att, c.setupAdded
+	if c.outTrunk != nil { // the supplier's charge for the leg callgate placed
+		c.rec.CostMilli = pool.TariffOf(c.outTrunk.cfg).Cost(c.rec.BilledSec)
+	}
+	rec, setup := c.recordLocked(), c.setupAdded
 	c.mu.Unlock()
-	c.e.writeEnd(rec, &att)
+	c.e.writeEnd(rec)
 	c.mu.Lock()
 	lease := c.lease
 	c.lease = nil
@@ -253,17 +260,60 @@ func billedSeconds(answer, end time.Time) int64 {
 	return int64((d + time.Second - 1) / time.Second)
 }
 
-// writeEnd stores a finished call record with its attempt in one transaction. Store
-// errors are logged, never fatal to calls.
-func (e *Edge) writeEnd(rec pool.Call, att *pool.Attempt) {
+// writeEnd stores a finished call record with its attempts. Store errors are
+// logged, never fatal to calls.
+func (e *Edge) writeEnd(rec pool.Call) {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	if att != nil && att.Seq > 0 {
-		rec.Attempts = []pool.Attempt{*att}
-	}
-	if err := e.recorder.StartCall(ctx, rec); err != nil {
+	if err := e.recorder.SaveCall(ctx, rec); err != nil {
 		e.log.Error("call record", "call", rec.ID, "err", err)
 	}
+}
+
+// recordLocked is the call's record with every attempt so far. c.mu is held.
+func (c *call) recordLocked() pool.Call {
+	rec := c.rec
+	rec.Attempts = nil
+	if n := len(c.prior); n > 0 || c.att.Seq > 0 {
+		rec.Attempts = make([]pool.Attempt, 0, n+1)
+		rec.Attempts = append(rec.Attempts, c.prior...)
+		if c.att.Seq > 0 {
+			rec.Attempts = append(rec.Attempts, c.att)
+		}
+	}
+	return rec
+}
+
+// recordProgress stores a snapshot of a call in progress, so that its record
+// exists even if the process dies before the call ends (see pool.CloseOpenCalls),
+// and tells the observer. It is called when the B-leg INVITE is sent, at the first
+// ringing and at the answer.
+func (c *call) recordProgress() {
+	c.mu.Lock()
+	rec := c.recordLocked()
+	bit := progressBit(rec.State)
+	tell := bit != 0 && c.told&bit == 0 // each state once, whatever failover retries
+	c.told |= bit
+	c.mu.Unlock()
+	if err := c.e.recorder.SaveCall(context.Background(), rec); err != nil {
+		c.log.Warn("call record", "err", err)
+	}
+	if p, ok := c.e.observer.(CallProgressObserver); tell && ok {
+		p.CallProgress(rec)
+	}
+}
+
+// progressBit is the bit of call.told for a progress state, 0 for others.
+func progressBit(state string) uint8 {
+	switch state {
+	case "setup":
+		return 1
+	case "ringing":
+		return 2
+	case "answered":
+		return 4
+	}
+	return 0
 }
 
 // remember makes a call's dialogs findable by in-dialog requests. Safe to repeat.

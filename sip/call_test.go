@@ -213,6 +213,9 @@ func TestUnknownSourceRefused(t *testing.T) {
 	if len(r.carrier.Invites()) != 0 {
 		t.Fatal("a stranger's call reached the carrier")
 	}
+	if err := r.records.Flush(context.Background()); err != nil {
+		t.Fatal(err)
+	}
 	calls, _ := r.store.Calls(context.Background(), poolFilter())
 	if len(calls) != 0 {
 		t.Fatalf("refused scanner traffic wrote %d call records", len(calls))

@@ -27,8 +27,11 @@ type Router interface {
 
 // Recorder keeps call records and binding call times.
 type Recorder interface {
-	// StartCall stores a call record with its attempts.
-	StartCall(ctx context.Context, c pool.Call) error
+	// SaveCall stores a call record with its attempts, replacing an earlier
+	// snapshot of the same call. It is called during setup and at the end of every
+	// call, so it should queue rather than write: pool.Journal does.
+	SaveCall(ctx context.Context, c pool.Call) error
+	// TouchBinding records a call through a binding (first/last call times).
 	TouchBinding(ctx context.Context, id int64, at time.Time) error
 }
 
@@ -83,7 +86,11 @@ type Edge struct {
 	log       *slog.Logger
 	router    Router
 	outRouter OutboundRouter
+	callbacks CallbackRouter // nil: no callbacks to agents (callback.go)
+	pages     AgentPages
 	observer  CallObserver
+	// recording says which calls are recorded (record.go).
+	recording recordings
 	prompts   sync.Map // announcement path → announcement
 	recorder  Recorder
 	ports     *media.Ports
@@ -98,6 +105,14 @@ type Edge struct {
 	trunks atomic.Pointer[trunkSet]
 	regs   *registrations
 	guard  *guard // pre-parse flood and syntax filter, set by Start
+
+	// registrar authenticates trunks that register to callgate (registrar.go).
+	registrar *registrar
+
+	// Failover and trunk health (failover.go, probe.go).
+	scorer     TrunkScorer                         // nil: probes and limits alone steer calls
+	alternates atomic.Pointer[map[string][]string] // trunk → trunks its calls fail over to
+	probes     probeSet
 
 	dialogs sync.Map       // Call-ID → dialogRef, both legs of every live call
 	calls   sync.Map       // call id → *call
@@ -131,7 +146,16 @@ type CallObserver interface {
 	CallEnded(rec pool.Call, setup time.Duration)
 }
 
-// WithObserver sets the observer of finished calls.
+// CallProgressObserver is a CallObserver that also learns of calls as they
+// progress: rec.State is "setup" when the callee's INVITE went out, then "ringing"
+// at the first 180/183, then "answered". It is called on the call's own goroutine:
+// it must not block.
+type CallProgressObserver interface {
+	CallProgress(rec pool.Call)
+}
+
+// WithObserver sets the observer of finished calls (and of calls in progress, if it
+// is a CallProgressObserver).
 func WithObserver(o CallObserver) Option { return func(e *Edge) { e.observer = o } }
 
 // WithClock sets the clock used for records and limits (default time.Now).
@@ -150,6 +174,8 @@ func New(set Settings, trunks []configs.Trunk, router Router, recorder Recorder,
 	for _, o := range opts {
 		o(e)
 	}
+	e.steerRouters() // failover.go
+	e.registrar = newRegistrar(e.set.PublicHost, e.now)
 	if e.set.UserAgent == "" {
 		e.set.UserAgent = "callgate"
 	}
@@ -176,7 +202,7 @@ func (e *Edge) Start(ctx context.Context) error {
 	// Everything sipgo logs goes through a rate limit (parse failures are logged at
 	// ERROR with the whole payload: a flood of garbage would flood the log).
 	sipLog := newLimitedLogger(e.log, e.now).With("layer", "sipgo")
-	e.guard = newGuard(e.set.Limits, func(a netip.Addr) bool { return e.trunks.Load().bySource(a) != nil },
+	e.guard = newGuard(e.set.Limits, func(a netip.Addr) bool { return e.trunkAt(a) != nil },
 		e.now, newLimitedLogger(e.log, e.now).With("layer", "guard"))
 	parser := sip.NewParser()
 	if n := e.guard.lim.MaxMessageBytes; n > 0 {
@@ -271,6 +297,7 @@ func (e *Edge) Start(ctx context.Context) error {
 	}()
 	e.regs = newRegistrations(e)
 	e.regs.start(ctx, e.trunks.Load())
+	e.probes.start(e, e.trunks.Load())
 	e.log.Info("sip listening", "udp", e.udp.addr, "tcp", e.tcp.addr)
 	return nil
 }
@@ -337,6 +364,7 @@ func (e *Edge) SetTrunks(cfgs []configs.Trunk) error {
 		return err
 	}
 	e.trunks.Store(ts)
+	e.probes.run(e, ts)
 	return nil
 }
 
@@ -401,6 +429,7 @@ func (e *Edge) Shutdown(ctx context.Context) error {
 func (e *Edge) Close() error {
 	e.closeOnce.Do(func() {
 		e.draining.Store(true)
+		e.probes.close()
 		if e.stop != nil {
 			e.stop()
 			<-e.serveDone
@@ -428,6 +457,7 @@ func (e *Edge) routes() {
 	e.srv.OnInfo(e.validated(e.onInfo))
 	e.srv.OnOptions(e.validated(e.onOptions))
 	e.srv.OnNotify(e.validated(e.onNotify))
+	e.srv.OnRegister(e.validated(e.onRegister)) // registrar.go; 405 when no trunk registers
 	e.srv.OnCancel(e.validated(func(req *sip.Request, tx sip.ServerTransaction) {
 		// A CANCEL matching a pending INVITE is answered by the transaction layer; one
 		// that reaches us matches nothing.
@@ -442,7 +472,7 @@ func (e *Edge) sourceTrunk(req *sip.Request) *Trunk {
 	if err != nil {
 		return nil
 	}
-	return e.trunks.Load().bySource(ap.Addr())
+	return e.trunkAt(ap.Addr()) // inbound CIDRs, then registered addresses (registrar.go)
 }
 
 func (e *Edge) onOptions(req *sip.Request, tx sip.ServerTransaction) {

@@ -19,6 +19,9 @@ var (
 	ErrDraining = errors.New("shutting down")
 	// ErrTrunkLimit means the trunk is at its concurrent-call or calls-per-second limit.
 	ErrTrunkLimit = errors.New("trunk at its call limit")
+	// ErrTrunkDown means no trunk a call could use takes new calls: their OPTIONS
+	// probes fail, or they are drained or disabled (probe.go, failover.go).
+	ErrTrunkDown = errors.New("trunk takes no new calls")
 	// ErrUnknownTrunk means a decision named a trunk that is not configured.
 	ErrUnknownTrunk = errors.New("unknown trunk")
 	// ErrNoOffer means an INVITE carried no SDP offer.
@@ -32,6 +35,12 @@ var (
 	ErrNoAnswer = errors.New("no answer")
 	// ErrCanceled means the caller gave up before the callee answered.
 	ErrCanceled = errors.New("caller canceled")
+	// ErrAuthFailed means digest credentials (of a trunk that registers to callgate)
+	// did not verify: 403, the answer a stranger's INVITE gets (registrar.go).
+	ErrAuthFailed = errors.New("digest authentication failed")
+	// ErrIntervalTooBrief means a REGISTER asked for less than the trunk's
+	// registers_to_us.min_expires (423).
+	ErrIntervalTooBrief = errors.New("registration interval too brief")
 )
 
 // Errors of request validation (validate.go): the request itself is at fault. A
@@ -121,8 +130,10 @@ func statusFor(err error, noRoute int) (int, string) {
 		return relayStatus(legErr.Code, legErr.Reason)
 	case errors.As(err, &dialogErr):
 		return relayStatus(dialogErr.Res.StatusCode, dialogErr.Res.Reason)
-	case errors.Is(err, ErrForbiddenSource):
+	case errors.Is(err, ErrForbiddenSource), errors.Is(err, ErrAuthFailed):
 		return 403, "Forbidden"
+	case errors.Is(err, ErrIntervalTooBrief):
+		return 423, "Interval Too Brief"
 	case errors.Is(err, routing.ErrNoRoute):
 		return noRoute, reasonPhrase(noRoute)
 	case errors.Is(err, routing.ErrInvalidNumber):
@@ -136,7 +147,7 @@ func statusFor(err error, noRoute int) (int, string) {
 	case errors.Is(err, ErrNoOffer), errors.Is(err, ErrBadSDP), errors.Is(err, media.ErrNoCommonCodec):
 		return 488, "Not Acceptable Here"
 	case errors.Is(err, ErrTrunkLimit), errors.Is(err, media.ErrNoPorts),
-		errors.Is(err, ErrUnknownTrunk):
+		errors.Is(err, ErrUnknownTrunk), errors.Is(err, ErrTrunkDown):
 		return 503, "Service Unavailable"
 	case errors.Is(err, context.DeadlineExceeded):
 		return 408, "Request Timeout"
@@ -243,6 +254,8 @@ func causeOf(err error) string {
 		return "cancel"
 	case errors.Is(err, ErrTrunkLimit):
 		return "trunk_limit"
+	case errors.Is(err, ErrTrunkDown):
+		return "trunk_down"
 	case errors.Is(err, ErrNoOffer), errors.Is(err, ErrBadSDP), errors.Is(err, media.ErrNoCommonCodec):
 		return "codec"
 	case errors.Is(err, media.ErrNoPorts):

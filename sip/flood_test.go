@@ -83,6 +83,12 @@ func TestFloodFromOneAddress(t *testing.T) {
 		recs, err = r.store.Calls(context.Background(), pool.CallFilter{})
 		return err == nil && len(recs) >= calls && r.edge.ActiveCalls() == 0
 	})
+	if err := r.records.Flush(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if recs, err = r.store.Calls(context.Background(), pool.CallFilter{}); err != nil {
+		t.Fatal(err)
+	}
 	answered := 0
 	for _, c := range recs {
 		if c.InTrunk == "carrier-a" && c.SIPCode == 200 {

@@ -21,7 +21,7 @@ type bindingTable struct{}
 
 var _ routing.BindingLookup = bindingTable{}
 
-func (bindingTable) ActiveBindings(_ context.Context, virtual string, _ time.Time) ([]pool.Binding, error) {
+func (bindingTable) RouteBindings(_ context.Context, virtual, _ string, _ time.Time) ([]pool.Binding, error) {
 	if virtual != "+8675500000001" {
 		return nil, nil
 	}

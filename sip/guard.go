@@ -343,6 +343,27 @@ func (g *guard) admit(a netip.Addr, trusted bool) verdict {
 	return v
 }
 
+// ban bans a for BanFor at once: repeated authentication failures (registrar.go).
+// Trunk sources are never banned.
+func (g *guard) ban(a netip.Addr) {
+	if g.lim.BanFor <= 0 || g.trusted(a) {
+		return
+	}
+	now := g.now().UnixNano()
+	sh := g.shard(a)
+	sh.mu.Lock()
+	st, ok := sh.sources[a]
+	if !ok {
+		st = sourceState{tokens: float64(g.lim.BurstPerSource), last: now}
+	}
+	st.bannedUntil = now + int64(g.lim.BanFor)
+	sh.sources[a] = st
+	sh.peak = max(sh.peak, len(sh.sources))
+	sh.mu.Unlock()
+	g.bans.Add(1)
+	g.logBan(a)
+}
+
 // logBan says a source was banned (through the rate-limited logger).
 func (g *guard) logBan(a netip.Addr) {
 	g.log.Warn("sip source banned", "source", a.String(), "for", g.lim.BanFor.String())

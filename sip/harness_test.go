@@ -38,6 +38,7 @@ type rig struct {
 	t       testing.TB
 	edge    *cgsip.Edge
 	store   *pool.SQLiteStore
+	records *pool.Journal // the edge's recorder over store
 	carrier *demo.Carrier
 }
 
@@ -100,7 +101,10 @@ func newRig(t testing.TB, opts ...rigOption) *rig {
 			InboundCIDRs: []string{"127.0.0.2/32"}, Codecs: []string{"PCMU", "PCMA"}},
 		rc.trunkB,
 	}
-	edge, err := cgsip.New(rc.set, trunks, routing.NewInbound(store, nil, routing.WithNoBinding(rc.noBinding)), store, ports, cgsip.WithLogger(testLogger(t)))
+	// Records go through the journal, as in callgate: off the setup path, in batches.
+	records := pool.NewJournal(store, pool.JournalOptions{})
+	t.Cleanup(func() { records.Close() }) // after the edge, before the store
+	edge, err := cgsip.New(rc.set, trunks, routing.NewInbound(store, nil, routing.WithNoBinding(rc.noBinding)), records, ports, cgsip.WithLogger(testLogger(t)))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -108,7 +112,7 @@ func newRig(t testing.TB, opts ...rigOption) *rig {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { edge.Close() })
-	return &rig{t: t, edge: edge, store: store, carrier: rc.carrier}
+	return &rig{t: t, edge: edge, store: store, records: records, carrier: rc.carrier}
 }
 
 // record waits for the call record of the only call and returns it.

@@ -33,6 +33,9 @@ func (e *Edge) onInvite(req *sip.Request, tx sip.ServerTransaction) {
 		respond(tx, req, code, reason)
 		return
 	}
+	if !e.authorizeInvite(req, tx, in) { // registrar.go: registers_to_us.auth_invites
+		return
+	}
 	if !e.admit() {
 		respond(tx, req, 503, "Service Unavailable")
 		return
@@ -118,6 +121,13 @@ func (e *Edge) setupInbound(c *call, req *sip.Request) error {
 	c.cancelSetup = cancel
 	c.mu.Unlock()
 	dec, err := e.router.Route(ctx, ic)
+	if err != nil && e.callbacks != nil && errors.Is(err, routing.ErrNoRoute) {
+		// No binding: perhaps a customer calling back a number an agent used.
+		var taken bool
+		if dec, taken, err = e.callback(ctx, c, req, ic, err); taken {
+			return err // an agent took the call (callback.go)
+		}
+	}
 	if err != nil {
 		return err
 	}

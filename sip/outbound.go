@@ -12,17 +12,18 @@ import (
 	"github.com/emiago/sipgo/sip"
 )
 
-// placeB sends the callee's INVITE through trunk out showing showAs as caller ID,
-// relays 180/183 to A, and returns once B answered (ACKed, media bridged) or failed.
-// ctx ends when A cancels.
-func (e *Edge) placeB(ctx context.Context, c *call, out *Trunk, showAs, target string) error {
+// placeOn sends the callee's INVITE through trunk out showing showAs as caller ID,
+// as attempt seq of the call (placeB in failover.go picks the trunks), relays 180/183
+// to A, and returns once B answered (ACKed, media bridged) or failed. ctx ends when
+// A cancels.
+func (e *Edge) placeOn(ctx context.Context, c *call, out *Trunk, showAs, target string, seq int) error {
 	ts, err := e.sideFor(out)
 	if err != nil {
 		return err
 	}
 	now := e.now()
 	c.mu.Lock()
-	c.att = pool.Attempt{CallID: c.id, Seq: 1, Trunk: out.Name(), From: showAs, To: target, StartAt: now}
+	c.att = pool.Attempt{CallID: c.id, Seq: seq, Trunk: out.Name(), From: showAs, To: target, StartAt: now}
 	c.mu.Unlock()
 
 	// Numbers come from routing and the store as E.164; check anyway before they go
@@ -31,11 +32,18 @@ func (e *Edge) placeB(ctx context.Context, c *call, out *Trunk, showAs, target s
 		c.endAttempt(0, "bad_number")
 		return fmt.Errorf("%w: caller %q or callee %q is not a plain E.164 number", ErrBadHeaderValue, showAs, target)
 	}
-	domain := out.domain()
-	ruri := sip.Uri{Scheme: "sip", User: target, Host: domain, Port: out.cfg.Port}
+	// A trunk that registers to callgate is reached at its contact (registrar.go).
+	dst, err := e.targetOf(out, ts)
+	if err != nil {
+		c.endAttempt(0, "trunk_down")
+		return err
+	}
+	ts, domain := dst.side, dst.domain
+	ruri := dst.uri
+	ruri.User = target
 	inv := sip.NewRequest(sip.INVITE, ruri)
-	inv.SetTransport(transportName(out.cfg.Transport))
-	inv.SetDestination(out.hostPort())
+	inv.SetTransport(dst.transport)
+	inv.SetDestination(dst.dest)
 	from := sip.FromHeader{Address: sip.Uri{Scheme: "sip", User: showAs, Host: domain}, Params: sip.NewParams()}
 	from.Params.Add("tag", sip.GenerateTagN(16))
 	inv.AppendHeader(&from)
@@ -50,6 +58,8 @@ func (e *Edge) placeB(ctx context.Context, c *call, out *Trunk, showAs, target s
 	}
 	ringCtx, cancel := context.WithTimeout(ctx, e.set.RingTimeout)
 	defer cancel()
+	ringCtx, heard, stopWatch := watchSilence(ringCtx, out) // a silent trunk fails over (failover.go)
+	defer stopWatch()
 	dc, err := ts.dialog.WriteInvite(ringCtx, inv)
 	if err != nil {
 		c.endAttempt(0, "send_failed")
@@ -63,8 +73,9 @@ func (e *Edge) placeB(ctx context.Context, c *call, out *Trunk, showAs, target s
 	}
 	c.mu.Unlock()
 	e.remember(c) // BYE or CANCEL races from either side now find the call
+	c.recordProgress()
 
-	opts := sipgo.AnswerOptions{OnResponse: func(res *sip.Response) error { return c.onProvisional(res) }}
+	opts := sipgo.AnswerOptions{OnResponse: func(res *sip.Response) error { heard(); return c.onProvisional(res) }}
 	if a := out.cfg.Auth; a != nil {
 		opts.Username, opts.Password = a.Username, a.Password
 	}
@@ -91,6 +102,7 @@ func (e *Edge) placeB(ctx context.Context, c *call, out *Trunk, showAs, target s
 	c.rec.State, c.rec.SIPCode, c.rec.AnswerAt = "answered", 200, now
 	c.cancelSetup = nil
 	c.mu.Unlock()
+	c.recordProgress()
 	return nil
 }
 
@@ -101,10 +113,14 @@ func (c *call) onProvisional(res *sip.Response) error {
 	}
 	now := c.e.now()
 	c.mu.Lock()
-	if c.att.RingAt.IsZero() {
+	first := c.att.RingAt.IsZero()
+	if first {
 		c.att.RingAt, c.rec.RingAt, c.rec.State = now, now, "ringing"
 	}
 	c.mu.Unlock()
+	if first {
+		c.recordProgress()
+	}
 	if len(res.Body()) > 0 {
 		ans, err := c.neg.applyAnswer(res.Body())
 		if err == nil {
@@ -140,6 +156,10 @@ func (c *call) legFailed(callCtx, ringCtx context.Context, err error) error {
 	case callCtx.Err() != nil:
 		c.endAttempt(487, "cancel")
 		return ErrCanceled
+	case silent(ringCtx):
+		// Not even 100 Trying within the trunk's invite_timeout.
+		c.endAttempt(408, "no_response")
+		return &LegError{Code: 408, Reason: "No Response From Trunk"}
 	case errors.Is(ringCtx.Err(), context.DeadlineExceeded):
 		c.endAttempt(487, "no_answer")
 		return ErrNoAnswer
@@ -170,6 +190,7 @@ func (c *call) startBridge() {
 		return
 	}
 	cfg.Logger = c.log
+	cfg.Tap = c.recordingTapLocked() // record.go
 	c.bridge = media.NewBridge(c.endpointA(), c.rtpB, cfg)
 	if err := c.bridge.Start(); err != nil {
 		c.log.Error("bridge start", "err", err)

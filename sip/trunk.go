@@ -20,6 +20,11 @@ type Trunk struct {
 	// active counts live calls; shared with the same-named trunk across reloads so a
 	// call that ends after a reload gives its slot back to the right counter.
 	active *atomic.Int64
+	// health is the trunk's probe state (probe.go), shared across reloads like active.
+	health *trunkHealth
+	// reg is the registration of a trunk that registers to callgate (registrar.go),
+	// shared across reloads like active; nil for other trunks.
+	reg *regBinding
 
 	mu     sync.Mutex
 	tokens float64
@@ -27,7 +32,10 @@ type Trunk struct {
 }
 
 func newTrunk(c configs.Trunk) (*Trunk, error) {
-	t := &Trunk{cfg: c, active: new(atomic.Int64)}
+	t := &Trunk{cfg: c, active: new(atomic.Int64), health: new(trunkHealth)}
+	if c.RegistersToUs != nil {
+		t.reg = new(regBinding)
+	}
 	for _, s := range c.InboundCIDRs {
 		p, err := parsePrefix(s)
 		if err != nil {
@@ -125,6 +133,9 @@ func (t *Trunk) domain() string {
 	if t.cfg.Domain != "" {
 		return t.cfg.Domain
 	}
+	if t.cfg.Host == "" {
+		return t.boundHost() // a trunk that registers to callgate (registrar.go)
+	}
 	return t.cfg.Host
 }
 
@@ -151,7 +162,8 @@ func newTrunkSet(cfgs []configs.Trunk, old *trunkSet) (*trunkSet, error) {
 		if old != nil {
 			// Keep live counters of a trunk that survives the reload.
 			if prev, ok := old.byName[c.Name]; ok {
-				t.active = prev.active
+				t.active, t.health = prev.active, prev.health
+				t.keepBinding(prev)
 			}
 		}
 		s.byName[c.Name] = t

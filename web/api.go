@@ -68,6 +68,18 @@ type InternalDeps struct {
 	Now func() time.Time
 	// Log receives failed requests (5xx at Error, others at Debug); default discards.
 	Log *slog.Logger
+	// Tokens serves the agent tokens (api_tokens.go); without a store, not at all.
+	Tokens AgentTokens
+	// Outbound serves the do-not-call lists, explain, call records and cost
+	// (api_calls.go); each part left nil is not served.
+	Outbound OutboundAPI
+	// Trunks serves /v1/trunks (api_trunks.go); nil: not served.
+	Trunks TrunkBoard
+	// Admin serves /v1/admin/config and /v1/admin/reload (api_admin.go); nil: not
+	// served.
+	Admin ConfigAdmin
+	// Recordings serves the call recordings (api_recording.go); nil: not served.
+	Recordings RecordingStore
 }
 
 // Internal is the handler of the internal listener: the business API under /v1/.
@@ -79,6 +91,12 @@ type Internal struct {
 	now    func() time.Time
 	log    *slog.Logger
 	mux    *http.ServeMux
+	tokens *tokenAPI // nil: no token endpoints
+	// outbound holds the dependencies of api_calls.go and its siblings.
+	outbound OutboundAPI
+	trunks   TrunkBoard // nil: no trunk endpoints
+	// recordings is nil without recording endpoints (api_recording.go).
+	recordings RecordingStore
 }
 
 var _ http.Handler = (*Internal)(nil)
@@ -102,6 +120,15 @@ func (a *apiApp) allows(tenant string) bool { return a.all || a.tenants[tenant] 
 //	PATCH  /v1/bindings/{id}             change its B or expiry
 //	DELETE /v1/bindings/{id}             unbind it
 //	POST   /v1/bindings/lookup-or-bind   the pair's active binding, or a new one
+//	POST   /v1/tenants/{tenant}/agents/{agent}/tokens   issue an agent token
+//	DELETE /v1/tenants/{tenant}/agents/{agent}/tokens   revoke all of the agent's
+//	GET    /v1/tokens/{id}               read a token's record
+//	DELETE /v1/tokens/{id}               revoke a token
+//	…/v1/dnc, /v1/tenants/{tenant}/{dnc,explain,calls,feedback,cost}: see api_calls.go
+//	GET /v1/trunks, GET|PUT /v1/trunks/{name}: see api_trunks.go
+//	GET /v1/tenants/{tenant}/calls.csv: see api_export.go
+//	GET /v1/admin/config, POST /v1/admin/reload: see api_admin.go
+//	GET /v1/tenants/{tenant}/recordings, …/calls/{id}/recording: see api_recording.go
 //
 // Every /v1/ request must be signed (docs/api.md); other paths are 404.
 func NewInternal(d InternalDeps) (*Internal, error) {
@@ -138,6 +165,16 @@ func NewInternal(d InternalDeps) (*Internal, error) {
 	h.mux.HandleFunc("/v1/bindings", h.api(h.bindings))
 	h.mux.HandleFunc("/v1/bindings/lookup-or-bind", h.api(h.lookupOrBind))
 	h.mux.HandleFunc("/v1/bindings/{id}", h.api(h.binding))
+	if d.Tokens.Store != nil {
+		h.tokens = newTokenAPI(d.Tokens)
+		h.mux.HandleFunc("/v1/tenants/{tenant}/agents/{agent}/tokens", h.api(h.agentTokens))
+		h.mux.HandleFunc("/v1/tokens/{id}", h.api(h.token))
+	}
+	h.routeOutbound(d.Outbound) // /v1/dnc…, /v1/tenants/{tenant}/{explain,calls,feedback,cost}
+	h.routeTrunks(d.Trunks)     // /v1/trunks…: see api_trunks.go
+	h.routeExport()             // /v1/tenants/{tenant}/calls.csv: see api_export.go
+	h.routeAdmin(d.Admin)       // /v1/admin/…: see api_admin.go
+	h.routeRecordings(d.Recordings)
 	h.mux.HandleFunc("/v1/", h.api(func(*apiCall) error { return errNoRoute }))
 	h.mux.HandleFunc("/", func(w http.ResponseWriter, _ *http.Request) { writeAPIError(w, errNoRoute) })
 	return h, nil
@@ -157,13 +194,18 @@ type apiCall struct {
 	app  *apiApp
 	body []byte
 	now  time.Time
+	// maxBody bounds the body (MaxAPIBody unless the route says otherwise).
+	maxBody int64
 }
 
 // api wraps a handler: it reads the body (at most MaxAPIBody), verifies the
 // signature, runs fn, and writes fn's error as the JSON error response.
-func (h *Internal) api(fn func(c *apiCall) error) http.HandlerFunc {
+func (h *Internal) api(fn func(c *apiCall) error) http.HandlerFunc { return h.apiBody(MaxAPIBody, fn) }
+
+// apiBody is api reading bodies of up to limit bytes.
+func (h *Internal) apiBody(limit int64, fn func(c *apiCall) error) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		c := &apiCall{w: w, r: r, ctx: r.Context(), now: h.now()}
+		c := &apiCall{w: w, r: r, ctx: r.Context(), now: h.now(), maxBody: limit}
 		err := h.prepare(c)
 		if err == nil {
 			err = fn(c)
@@ -187,7 +229,7 @@ func (h *Internal) api(fn func(c *apiCall) error) http.HandlerFunc {
 
 // prepare reads c's body and verifies its signature.
 func (h *Internal) prepare(c *apiCall) error {
-	body, err := io.ReadAll(http.MaxBytesReader(c.w, c.r.Body, MaxAPIBody))
+	body, err := io.ReadAll(http.MaxBytesReader(c.w, c.r.Body, c.maxBody))
 	if err != nil {
 		var mbe *http.MaxBytesError
 		if errors.As(err, &mbe) {

@@ -16,7 +16,7 @@ import (
 // The agent page (static/) and the JS SDK (sdk/), embedded: no build step, nothing
 // to install next to the binary.
 //
-//go:embed static sdk
+//go:embed static sdk admin
 var assetFS embed.FS
 
 // asset is one embedded file ready to serve.
@@ -52,8 +52,6 @@ type assets struct {
 	byPath map[string]*asset
 }
 
-var assetsHandler = loadAssets()
-
 // Assets serves the agent page and the JS SDK:
 //
 //	/                   static/index.html (also /index.html)
@@ -63,8 +61,9 @@ var assetsHandler = loadAssets()
 // GET and HEAD only; every response has Cache-Control: no-cache and an ETag, so a
 // browser revalidates (304) instead of running a stale SDK after an upgrade. /sdk/*
 // carries Access-Control-Allow-Origin: *, so business pages on other origins can
-// import the module; the page itself does not. Anything else is 404.
-func Assets() http.Handler { return assetsHandler }
+// import the module; the page itself does not. Anything else is 404. Each call
+// builds its own handler (hashing the embedded files once): call it once at start.
+func Assets() http.Handler { return loadAssets() }
 
 func loadAssets() *assets {
 	a := &assets{byPath: map[string]*asset{}}

@@ -1,6 +1,7 @@
 package web
 
 import (
+	"fmt"
 	"net/http"
 	"strconv"
 	"time"
@@ -16,8 +17,15 @@ import (
 type TrunkGauge struct {
 	Name       string
 	Active     int64
-	Registered *bool // nil: the trunk does not register
+	Registered *bool // nil: no registration either way between callgate and the trunk
+	// State is the trunk's state for new calls (up, degraded, down, drained,
+	// disabled); "" when trunks are not scored. Score and ASR go with it.
+	State      string
+	Score, ASR float64
 }
+
+// trunkStates are the values of callgate_trunk_state's state label.
+var trunkStates = [...]string{"up", "degraded", "down", "drained", "disabled"}
 
 // SeatGauge is a tenant's seats for the metrics.
 type SeatGauge struct {
@@ -104,6 +112,15 @@ func (m *Metrics) CallEnded(rec pool.Call, setup time.Duration) {
 	m.packets.WithLabelValues("b", "out").Add(float64(rec.PacketsToB))
 }
 
+// Register adds another part's collector (the event callbacks' delivery counters,
+// for one) to the registry.
+func (m *Metrics) Register(c prometheus.Collector) error {
+	if err := m.reg.Register(c); err != nil {
+		return fmt.Errorf("metrics: register: %w", err)
+	}
+	return nil
+}
+
 // Handler serves the metrics in the Prometheus text format.
 func (m *Metrics) Handler() http.Handler {
 	return promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{})
@@ -115,7 +132,10 @@ type gauges struct{ src MetricsSources }
 var (
 	descActive     = prometheus.NewDesc("callgate_calls_active", "Calls in progress.", nil, nil)
 	descTrunkCalls = prometheus.NewDesc("callgate_trunk_calls_active", "Calls in progress per trunk.", []string{"trunk"}, nil)
-	descTrunkReg   = prometheus.NewDesc("callgate_trunk_registered", "1 when callgate's registration to the trunk is current.", []string{"trunk"}, nil)
+	descTrunkReg   = prometheus.NewDesc("callgate_trunk_registered", "1 when the trunk's registration is current: callgate's to the trunk (register), or the trunk's to callgate (registers_to_us).", []string{"trunk"}, nil)
+	descTrunkState = prometheus.NewDesc("callgate_trunk_state", "1 for the trunk's state for new calls (up, degraded, down, drained, disabled), 0 for the others.", []string{"trunk", "state"}, nil)
+	descTrunkScore = prometheus.NewDesc("callgate_trunk_score", "The trunk's failover score: weight × answer ratio × delay factor; 0 when it takes no calls.", []string{"trunk"}, nil)
+	descTrunkASR   = prometheus.NewDesc("callgate_trunk_asr", "The trunk's decayed answer-seizure ratio of recent calls.", []string{"trunk"}, nil)
 	descPorts      = prometheus.NewDesc("callgate_rtp_ports_in_use", "RTP ports held by calls (and cooling down).", nil, nil)
 	descPortsCap   = prometheus.NewDesc("callgate_rtp_ports_capacity", "RTP ports in the configured range.", nil, nil)
 	descSessions   = prometheus.NewDesc("callgate_agent_sessions", "Agents' websocket sessions.", nil, nil)
@@ -124,7 +144,7 @@ var (
 )
 
 func (g *gauges) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{descActive, descTrunkCalls, descTrunkReg, descPorts, descPortsCap, descSessions, descSeatsUsed, descSeatsTotal} {
+	for _, d := range []*prometheus.Desc{descActive, descTrunkCalls, descTrunkReg, descTrunkState, descTrunkScore, descTrunkASR, descPorts, descPortsCap, descSessions, descSeatsUsed, descSeatsTotal} {
 		ch <- d
 	}
 }
@@ -143,6 +163,17 @@ func (g *gauges) Collect(ch chan<- prometheus.Metric) {
 					v = 1
 				}
 				ch <- prometheus.MustNewConstMetric(descTrunkReg, prometheus.GaugeValue, v, t.Name)
+			}
+			if t.State != "" {
+				for _, st := range trunkStates {
+					v := 0.0
+					if st == t.State {
+						v = 1
+					}
+					ch <- prometheus.MustNewConstMetric(descTrunkState, prometheus.GaugeValue, v, t.Name, st)
+				}
+				ch <- prometheus.MustNewConstMetric(descTrunkScore, prometheus.GaugeValue, t.Score, t.Name)
+				ch <- prometheus.MustNewConstMetric(descTrunkASR, prometheus.GaugeValue, t.ASR, t.Name)
 			}
 		}
 	}

@@ -4,6 +4,7 @@
 //	callgate                       serve the built-in default config
 //	callgate serve --config FILE   serve FILE
 //	callgate check --config FILE   validate FILE and print what it defines
+//	callgate cert --out DIR        write a self-signed certificate for development
 //	callgate version               print the version
 package main
 
@@ -28,6 +29,14 @@ func main() {
 	os.Exit(code)
 }
 
+// notifyReload delivers SIGHUP, which asks a serving callgate to reload its config
+// (reload.go) instead of ending the process; stop restores the default.
+func notifyReload() (hup <-chan os.Signal, stop func()) {
+	c := make(chan os.Signal, 1)
+	signal.Notify(c, syscall.SIGHUP)
+	return c, func() { signal.Stop(c) }
+}
+
 // run executes one command line and returns the process exit code: 0 on success, 1 on
 // failure, 2 on a usage error.
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
@@ -40,6 +49,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return serveCmd(ctx, args, stdout, stderr)
 	case "check":
 		return checkCmd(args, stdout, stderr)
+	case "cert":
+		return certCmd(args, stdout, stderr)
 	case "version":
 		fmt.Fprintf(stdout, "callgate %s\n", version)
 		return 0
@@ -58,6 +69,10 @@ func usage(w io.Writer) {
   callgate serve [--config FILE] [--cpuprofile FILE]
                                  serve FILE (default: the built-in config)
   callgate check --config FILE   validate FILE; print file:line errors or a summary
+  callgate cert --out DIR [--host localhost,127.0.0.1,::1] [--days 90] [--force]
+                                 write DIR/cert.pem and DIR/key.pem (0600): a self-signed
+                                 ECDSA P-256 certificate for those hosts, for development
+                                 (web.public.tls / web.internal.tls in the config)
   callgate version               print the version
 `)
 }

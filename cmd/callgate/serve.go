@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -22,6 +23,7 @@ import (
 	"callgate/sip"
 	"callgate/sip/demo"
 	"callgate/web"
+	"callgate/web/hooks"
 )
 
 // serveCmd loads the config and serves until ctx ends (SIGINT/SIGTERM), then shuts
@@ -91,8 +93,12 @@ func trunkGauges(edge *sip.Edge) []web.TrunkGauge {
 	}
 	var out []web.TrunkGauge
 	for _, t := range edge.Trunks() {
-		g := web.TrunkGauge{Name: t.Name(), Active: t.Active()}
+		st := edge.Standing(t)
+		g := web.TrunkGauge{Name: t.Name(), Active: t.Active(), State: string(st.State), Score: st.Score, ASR: st.ASR}
 		if ok, registers := regs[t.Name()]; registers {
+			g.Registered = &ok
+		} else if t.RegistersToUs() {
+			_, ok := edge.TrunkContact(t)
 			g.Registered = &ok
 		}
 		out = append(out, g)
@@ -100,12 +106,92 @@ func trunkGauges(edge *sip.Edge) []web.TrunkGauge {
 	return out
 }
 
+// trunkBoard shows the trunks on the business API as failover sees them, and sets
+// their manual control on the scoreboard.
+type trunkBoard struct {
+	edge   *sip.Edge
+	scores *routing.Scoreboard
+}
+
+func (b trunkBoard) TrunkViews() []web.TrunkView {
+	var out []web.TrunkView
+	for _, t := range b.edge.Trunks() {
+		st := b.edge.Standing(t)
+		v := web.TrunkView{Name: t.Name(), Supplier: t.Config().Supplier, State: string(st.State), Why: st.Why, Since: st.Since,
+			Score: st.Score, ASR: st.ASR, Seizures: st.Seizures, Answers: st.Answers, PDDMillis: st.PDD.Milliseconds(),
+			Weight: st.Weight, Drained: st.Drained, Disabled: st.Disabled, Active: st.Active,
+			Probe: web.ProbeView{State: string(st.Probe.State), LastCode: st.Probe.LastCode, LastError: st.Probe.LastError,
+				RTTMillis: st.Probe.RTT.Milliseconds()}}
+		if at := st.Probe.LastAt; !at.IsZero() {
+			v.Probe.LastAt = &at
+		}
+		out = append(out, v)
+	}
+	return out
+}
+
+func (b trunkBoard) SetTrunkControl(name string, c routing.TrunkControl) bool {
+	return b.scores.SetControl(name, c)
+}
+
+// adminPage serves the admin page beside the business API when the config has admin
+// users (web/admin.go); d holds what does not come from the config.
+func adminPage(cfg *configs.Config, api *web.Internal, d web.AdminDeps) (http.Handler, error) {
+	if len(cfg.Admin.Users) == 0 {
+		return api, nil
+	}
+	d.Users, d.SessionTTL, d.API = cfg.Admin.Users, cfg.Admin.SessionTTL.Std(), api
+	for _, t := range cfg.Tenants {
+		d.Tenants = append(d.Tenants, t.Name)
+	}
+	admin, err := web.NewAdmin(d)
+	if err != nil {
+		return nil, fmt.Errorf("admin page: %w", err)
+	}
+	return admin.Mount(api), nil
+}
+
+// liveCalls shows the SIP edge's calls in progress on the admin page.
+type liveCalls struct{ edge *sip.Edge }
+
+func (l liveCalls) LiveCalls() []web.LiveCallView {
+	var out []web.LiveCallView
+	for _, c := range l.edge.ActiveCallsSnapshot() {
+		v := web.LiveCallView{ID: c.ID, Tenant: c.Tenant, Direction: c.Direction, Agent: c.Agent, Caller: c.Caller,
+			Callee: c.Callee, InTrunk: c.InTrunk, OutTrunk: c.OutTrunk, State: c.State, SetupAt: c.SetupAt, Recording: c.Recording}
+		if !c.AnswerAt.IsZero() {
+			v.AnswerAt = &c.AnswerAt
+		}
+		out = append(out, v)
+	}
+	return out
+}
+
+func (l liveCalls) Hangup(id string) bool { return l.edge.HangupCall(id) }
+
 func agentAccounts(cfg *configs.Config) []signaling.AgentAccount {
 	out := make([]signaling.AgentAccount, 0, len(cfg.Agents))
 	for _, a := range cfg.Agents {
 		out = append(out, signaling.AgentAccount{Tenant: a.Tenant, Name: a.Name, PasswordHash: a.PasswordHash, Token: a.Token})
 	}
 	return out
+}
+
+// lockoutFrom is the agents' login lockout of the config.
+func lockoutFrom(cfg *configs.Config) signaling.LockoutSettings {
+	l := cfg.AgentsLockout
+	return signaling.LockoutSettings{Failures: l.Failures, IPFailures: l.IPFailures, Window: l.Window.Std(), Lockout: l.Lockout.Std()}
+}
+
+// agentTokens configures the business API's agent tokens: issued for the configured
+// tenants, kept in store, ending the sessions of agents whose tokens are revoked.
+func agentTokens(cfg *configs.Config, store web.AgentTokenStore, agents *signaling.Server) web.AgentTokens {
+	tenants := make([]string, 0, len(cfg.Tenants))
+	for _, t := range cfg.Tenants {
+		tenants = append(tenants, t.Name)
+	}
+	return web.AgentTokens{Store: store, Sessions: agents, Tenants: tenants,
+		DefaultTTL: cfg.API.AgentTokens.DefaultTTL.Std(), MaxTTL: cfg.API.AgentTokens.MaxTTL.Std()}
 }
 
 func tenantSeats(cfg *configs.Config) map[string]int {
@@ -125,36 +211,46 @@ func loopbackOnly(cfg *configs.Config) bool {
 
 // serve wires the parts together and runs them until ctx ends.
 func serve(ctx context.Context, cfg *configs.Config, log *slog.Logger, stdout io.Writer) error {
-	store, err := pool.OpenSQLite(ctx, cfg.Storage.SQLite.Path, pool.WithLogger(log),
-		pool.WithBindingRules(pool.BindingRulesFrom(cfg)))
+	store, err := openStore(ctx, cfg, log) // store.go: SQLite or PostgreSQL
 	if err != nil {
 		return fmt.Errorf("open store: %w", err)
 	}
 	defer store.Close()
+	// Calls a killed or crashed process left open are ended now, as of its last
+	// journal write; this process's records then go through the journal, off the
+	// call-setup path.
+	if open, err := store.CloseOpenCalls(ctx); err != nil {
+		return fmt.Errorf("close interrupted calls: %w", err)
+	} else if len(open) > 0 {
+		log.Warn("ended the records of calls a stopped process left open", "calls", len(open))
+	}
+	records := pool.NewJournal(store, pool.JournalOptions{Log: log.With("component", "records")})
+	defer records.Close() // after the edge drained, before the store closes
 	if err := store.SyncStaticBindings(ctx, staticBindings(cfg)); err != nil {
 		return fmt.Errorf("load bindings: %w", err)
 	}
 	if err := store.SyncVirtualNumbers(ctx, pool.VirtualNumbersFrom(cfg)); err != nil {
 		return fmt.Errorf("load virtual numbers: %w", err)
 	}
-	policy, err := pool.PolicyFrom(cfg)
-	if err != nil {
+	if _, err := pool.PolicyFrom(cfg); err != nil { // checked early; used by the business API
 		return fmt.Errorf("binding policy: %w", err)
 	}
+	// Event callbacks to tenants' business systems (docs/api.md): fed by the business
+	// API, the binding GC and finished calls, never waited for by any of them.
+	events, err := hooks.New(hooks.TargetsFrom(cfg), hooks.WithLogger(log.With("component", "events")))
+	if err != nil {
+		return fmt.Errorf("event callbacks: %w", err)
+	}
+	defer events.Close() // after the edge drained and the GC stopped: delivers what is queued
 	if cfg.Masking.GCInterval > 0 {
-		gc, err := pool.NewCollector(store, cfg.Masking.GCInterval.Std(), pool.WithCollectorLogger(log.With("component", "binding-gc")))
+		gc, err := pool.NewCollector(store, cfg.Masking.GCInterval.Std(), pool.WithCollectorLogger(log.With("component", "binding-gc")),
+			pool.WithOnPass(events.Reclaimed))
 		if err != nil {
 			return err
 		}
 		gc.Start(ctx)
 		defer gc.Stop()
 	}
-	internal, err := web.NewInternal(web.InternalDeps{Bindings: store, Nonces: store, Policy: policy,
-		Apps: web.APIAppsFrom(cfg), Log: log.With("component", "api")})
-	if err != nil {
-		return fmt.Errorf("business API: %w", err)
-	}
-
 	if cfg.Demo.Carrier != "" {
 		carrier := &demo.Carrier{RingFor: time.Second, Tone: time.Second, Log: log.With("component", "demo-carrier")}
 		if err := carrier.Start(cfg.Demo.Carrier); err != nil {
@@ -188,7 +284,10 @@ func serve(ctx context.Context, cfg *configs.Config, log *slog.Logger, stdout io
 			return out
 		},
 	})
-	callers, err := routing.NewOutboundFromConfig(ctx, cfg, store, routing.WithLogger(log.With("component", "callers")))
+	if err := metrics.Register(events); err != nil {
+		return err
+	}
+	callers, err := routing.NewReloadingOutbound(ctx, cfg, store, routing.WithLogger(log.With("component", "callers")))
 	if err != nil {
 		return fmt.Errorf("caller numbers: %w", err)
 	}
@@ -196,15 +295,25 @@ func serve(ctx context.Context, cfg *configs.Config, log *slog.Logger, stdout io
 	inbound := routing.NewInbound(store, nil, routing.WithNoBinding(routing.NoBinding{
 		Action: routing.NoBindingAction(cfg.Masking.NoBinding.Treatment), Status: cfg.SIP.NoRouteStatus,
 		Announcement: cfg.Masking.NoBinding.Announcement}))
-	edge, err = sip.New(set, cfg.Trunks, inbound, store, ports, sip.WithLogger(log),
-		sip.WithOutboundRouter(callers), sip.WithObserver(metrics))
+	// Customers calling back a number an agent used reach the agent's page. The pages
+	// are the agents' websocket server, built below: the edge starts after it.
+	callbacks := routing.NewCallbacks(store, routing.PresenceFunc(func(tenant, agent string) bool {
+		return agents.Online(tenant, agent)
+	}), routing.CallbackPoliciesFrom(cfg), nil)
+	pages := sip.AgentPagesFunc(func(ctx context.Context, o sip.IncomingOffer) (sip.AgentAnswer, error) {
+		return agents.OfferCall(ctx, o)
+	})
+	// Trunk scores order failover candidates; they fade as time passes (sip.scoring).
+	scores := routing.ScoreboardFromConfig(cfg, nil)
+	scoring, stopScoring := context.WithCancel(ctx)
+	defer stopScoring()
+	go scores.Run(scoring, cfg.SIP.Scoring.Every.Std())
+	edge, err = sip.New(set, cfg.Trunks, inbound, records, ports, sip.WithLogger(log),
+		sip.WithOutboundRouter(callers), sip.WithObserver(hooks.Observers{metrics, events}), sip.WithCallbacks(callbacks, pages),
+		sip.WithTrunkScorer(scores), sip.WithFailoverPools(cfg.Pools), sip.WithRecording(store, sip.RecordingsFrom(cfg)))
 	if err != nil {
 		return err
 	}
-	if err := edge.Start(ctx); err != nil {
-		return err
-	}
-	defer edge.Close()
 
 	rtc, err := media.NewWebRTC(media.WebRTCConfig{
 		PortMin: cfg.Media.ICEPortMin, PortMax: cfg.Media.ICEPortMax, MuxAddr: cfg.Media.ICEMux,
@@ -214,8 +323,12 @@ func serve(ctx context.Context, cfg *configs.Config, log *slog.Logger, stdout io
 		return fmt.Errorf("webrtc: %w", err)
 	}
 	defer rtc.Close()
+	newDirectory := func(cfg *configs.Config) *signaling.Directory {
+		return signaling.NewDirectory(agentAccounts(cfg), signaling.WithIssuedTokens(store), signaling.WithLockout(lockoutFrom(cfg)))
+	}
+	agentDir := newAgentDirectory(newDirectory(cfg))
 	agents = signaling.NewServer(signaling.Config{AllowedOrigins: cfg.Web.AllowedOrigins}, signaling.Deps{
-		Auth:  signaling.NewDirectory(agentAccounts(cfg)),
+		Auth:  agentDir, // swapped on reload (reload.go)
 		Seats: seats,
 		Media: func(ctx context.Context, offer string) (signaling.BrowserLeg, string, error) {
 			leg, answer, err := rtc.NewBrowserLeg(ctx, offer)
@@ -229,7 +342,43 @@ func serve(ctx context.Context, cfg *configs.Config, log *slog.Logger, stdout io
 		Log:     log.With("component", "signaling"),
 	})
 	defer agents.Close()
+	if err := edge.Start(ctx); err != nil {
+		return err
+	}
+	defer edge.Close()
 
+	// The business API is rebuilt for every config a reload applies (reload.go).
+	reload := newReloader(cfg, log)
+	adminSessions := web.NewAdminSessions() // admins stay logged in across reloads
+	newInternal := func(cfg *configs.Config) (http.Handler, error) {
+		policy, err := pool.PolicyFrom(cfg)
+		if err != nil {
+			return nil, fmt.Errorf("binding policy: %w", err)
+		}
+		api, err := web.NewInternal(web.InternalDeps{Bindings: events.Bindings(store), Nonces: store, Policy: policy,
+			Apps: web.APIAppsFrom(cfg), Log: log.With("component", "api"), Tokens: agentTokens(cfg, store, agents),
+			Outbound: web.OutboundAPI{DoNotCall: callers, Lists: store, Explainer: callers, Records: store, Costs: store},
+			Trunks:   trunkBoard{edge: edge, scores: scores}, Admin: reload, Recordings: store})
+		if err != nil {
+			return nil, err
+		}
+		return adminPage(cfg, api, web.AdminDeps{Trunks: trunkBoard{edge: edge, scores: scores}, Calls: liveCalls{edge},
+			Records: store, Config: reload, Sessions: adminSessions, Log: log.With("component", "admin")})
+	}
+	api, err := newInternal(cfg)
+	if err != nil {
+		return fmt.Errorf("business API: %w", err)
+	}
+	internal := newSwapHandler(api)
+	reload.parts = reloadParts{trunks: edge, scores: scores, store: store, callers: callers, seats: seats,
+		agents: agentDir, newDirectory: newDirectory, internal: internal, newInternal: newInternal}
+	stopReload := reload.start(ctx) // config file watch and SIGHUP
+	defer stopReload()
+	stopPruner, err := startRecordPruner(ctx, cfg, store, metrics, log)
+	if err != nil {
+		return err
+	}
+	defer stopPruner()
 	public := web.NewPublic(map[string]web.Check{
 		"sip": func(context.Context) error {
 			if edge.Draining() {
@@ -244,27 +393,43 @@ func serve(ctx context.Context, cfg *configs.Config, log *slog.Logger, stdout io
 	for _, l := range []struct {
 		name, addr string
 		h          http.Handler
+		tls        *configs.TLSFiles
 	}{
-		{"public", cfg.Listen.PublicHTTP, public},
-		{"internal", cfg.Listen.InternalHTTP, internal},
+		{"public", cfg.Listen.PublicHTTP, public, cfg.Web.Public.TLS},
+		{"internal", cfg.Listen.InternalHTTP, internal, cfg.Web.Internal.TLS},
 	} {
 		if l.addr == "" {
 			continue
+		}
+		scheme, tlsConf := "http", (*tls.Config)(nil)
+		if l.tls != nil {
+			scheme = "https"
+			if tlsConf, err = listenerTLS(l.tls); err != nil {
+				return fmt.Errorf("%s HTTP listener: %w", l.name, err)
+			}
 		}
 		ln, err := net.Listen("tcp", l.addr)
 		if err != nil {
 			return fmt.Errorf("%s HTTP listener: %w", l.name, err)
 		}
-		srv := &http.Server{Handler: l.h, ReadHeaderTimeout: 10 * time.Second}
+		srv := newHTTPServer(l.h, tlsConf, log.With("component", l.name+"-http"))
 		servers = append(servers, srv)
 		go func() {
-			if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			var err error
+			if tlsConf != nil {
+				err = srv.ServeTLS(ln, "", "")
+			} else {
+				err = srv.Serve(ln)
+			}
+			if err != nil && !errors.Is(err, http.ErrServerClosed) {
 				errc <- fmt.Errorf("%s HTTP: %w", l.name, err)
 			}
 		}()
 		if l.name == "public" {
-			fmt.Fprintf(stdout, "callgate %s serving: page at http://%s/  SIP on udp %s tcp %s\n",
-				version, ln.Addr(), edge.Addr("udp"), edge.Addr("tcp"))
+			fmt.Fprintf(stdout, "callgate %s serving: page at %s://%s/  SIP on udp %s tcp %s\n",
+				version, scheme, ln.Addr(), edge.Addr("udp"), edge.Addr("tcp"))
+		} else {
+			fmt.Fprintf(stdout, "callgate business API at %s://%s/v1/\n", scheme, ln.Addr())
 		}
 	}
 

@@ -9,7 +9,8 @@ export declare const FEEDBACK_KINDS: readonly FeedbackKind[];
 /** Error codes sent by the server (docs/signaling.md). */
 export type ServerErrorCode =
   | "bad_request" | "bad_version" | "bad_credentials" | "signed_in_elsewhere" | "do_not_call" | "capped" | "seats_exhausted" | "not_ready"
-  | "invalid_number" | "busy" | "no_call" | "no_route" | "unavailable" | "internal";
+  | "invalid_number" | "busy" | "no_call" | "no_route" | "unavailable" | "internal"
+  | "locked_out" | "token_revoked";
 
 /** Error codes of the SDK itself. */
 export type SDKErrorCode =
@@ -22,6 +23,7 @@ export declare const ERROR_MESSAGES: Readonly<Record<ErrorCode, string>>;
 export declare const END_REASONS: Readonly<Record<string, string>>;
 export declare const SIP_CODES: Readonly<Record<number, string>>;
 export declare const STATE_NAMES: Readonly<Record<CallState, string>>;
+export declare const INCOMING_END_REASONS: Readonly<Record<string, string>>;
 
 /** Every error the SDK rejects with. */
 export declare class CallgateError extends Error {
@@ -37,7 +39,8 @@ export declare class CallgateError extends Error {
   readonly reason?: string;
 }
 
-export type CallState = "dialing" | "ringing" | "early" | "connected" | "held" | "ended";
+/** "answering" is the SDK's own: a callback accepted, not yet connected. */
+export type CallState = "answering" | "dialing" | "ringing" | "early" | "connected" | "held" | "ended";
 
 /** A server `call` event (or one the SDK makes up: `local: true`). */
 export interface CallEvent {
@@ -55,24 +58,50 @@ export interface CallEvent {
   /** On "ended": caller_bye, callee_bye, cancel, no_answer, callee_486, rtp_timeout,
    * max_duration, shutdown, transferred, connection_lost (local), … */
   reason?: string;
-  by?: "agent" | "callee" | "system";
+  /** Who ended it; "caller" is the customer of a callback. */
+  by?: "agent" | "callee" | "caller" | "system";
   /** Billed seconds, on "ended". */
   billed?: number;
   /** True for events the SDK made up (the connection was lost or closed). */
   local?: boolean;
 }
 
-export interface IncomingEvent {
-  type: "incoming";
+/** A customer's callback ringing on the page: the detail of the `incoming` event. */
+export declare class IncomingCall {
+  readonly call: string;
+  /** The customer (the agent's own customer: show it). */
+  readonly from: string;
+  /** The caller number the customer called back. */
+  readonly to: string;
+  readonly tenant: string;
+  /** How long it rings, ms, when the server said. */
+  readonly ringMs: number | null;
+  /** Unix ms. */
+  readonly at: number | null;
+  readonly state: "ringing" | "accepted" | "declined" | "cancelled";
+  /** Why it stopped ringing, once cancelled: cancel (the customer hung up), no_answer, shutdown, connection_lost, disconnected, gone. */
+  readonly reason: string | null;
+  /** Takes the call; resolves with the call id once the server has it. */
+  accept(): Promise<string>;
+  /** Refuses the call; the tenant's fallback takes it. */
+  decline(): Promise<void>;
+}
+
+/** @deprecated the `incoming` event's detail is an IncomingCall. */
+export type IncomingEvent = IncomingCall;
+
+export interface IncomingCancelledDetail {
   call: string;
-  from: string;
-  to: string;
+  reason: string;
+  incoming: IncomingCall;
 }
 
 /** The call in progress: the merge of its events so far. */
 export interface CurrentCall extends Omit<CallEvent, "type" | "id"> {
   /** Local Date.now() when the call became connected, or null. */
   connectedAt: number | null;
+  /** "inbound" for an accepted callback. */
+  direction: "inbound" | "outbound";
 }
 
 export interface Seats { used: number; total: number }
@@ -142,7 +171,10 @@ export interface CallgateEventMap {
   call: CustomEvent<CallEvent>;
   /** A call ended (also fired, with reason "connection_lost", when the socket drops mid-call). */
   ended: CustomEvent<CallEvent>;
-  incoming: CustomEvent<IncomingEvent>;
+  /** A customer calls back: accept() or decline() the detail. */
+  incoming: CustomEvent<IncomingCall>;
+  /** A callback stopped ringing before an answer (the customer hung up, the ring timeout, …). */
+  incomingcancelled: CustomEvent<IncomingCancelledDetail>;
   /** A server error no promise reported, or a fatal error while reconnecting. */
   error: CustomEvent<ErrorDetail>;
   disconnected: CustomEvent<DisconnectedDetail>;
@@ -225,6 +257,8 @@ export declare class Callgate extends EventTarget {
   readonly session: ReadyMessage | null;
   readonly seats: Seats | null;
   readonly currentCall: CurrentCall | null;
+  /** The callback ringing on the page, or null. */
+  readonly incoming: IncomingCall | null;
   readonly inCall: boolean;
   readonly muted: boolean;
   readonly ws: WebSocket | null;
@@ -243,6 +277,10 @@ export declare class Callgate extends EventTarget {
   connect(credentials?: Credentials): Promise<ReadyMessage>;
   /** Places a call; resolves with the call id on its first call event. */
   dial(number: string): Promise<string>;
+  /** Accepts the callback ringing (or callId); resolves with its call id. Rejects no_call, busy. */
+  accept(callId?: string): Promise<string>;
+  /** Declines the callback ringing (or callId). */
+  decline(callId?: string): Promise<void>;
   /** Hangs up the current call (or callId); resolves when it has ended. */
   hangup(callId?: string): Promise<void>;
   /** Mutes (true) or unmutes the microphone: local track and, during a call, the server. */
@@ -259,6 +297,8 @@ export declare class Callgate extends EventTarget {
   history(limit?: number): Promise<HistoryCall[]>;
   /** Ends the session for good; releases the microphone. */
   disconnect(): void;
+  /** Logs out: the server revokes the issued token of this session, then disconnect(). */
+  logout(): Promise<void>;
 
   /** Microphone level 0..1 (-60..0 dBFS). */
   level(): number;

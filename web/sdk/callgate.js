@@ -9,6 +9,10 @@
 //
 // One websocket and one RTCPeerConnection per agent, set up once at connect() and kept
 // for the whole session; each call attaches a carrier leg to it on the server.
+//
+// Customers who call back a number the agent called them from ring the page:
+//
+//   cg.on("incoming", (call) => showBanner(call.from, () => call.accept(), () => call.decline()));
 
 export const VERSION = "0.1.0";
 export const PROTOCOL_VERSION = 1;
@@ -23,6 +27,8 @@ export const ERROR_MESSAGES = Object.freeze({
   bad_version: "This page speaks a protocol version the server does not support: reload the page.",
   bad_credentials: "Login failed: unknown token, or wrong tenant, agent or password.",
   signed_in_elsewhere: "You signed in on another page or device; this page is signed out.",
+  locked_out: "Too many failed logins: wait a few minutes, then try again.",
+  token_revoked: "Your login token was revoked: this page is signed out.",
   seats_exhausted: "All seats of your tenant are taken: try again when a colleague logs out.",
   not_ready: "The audio session is not set up yet: wait a moment and try again.",
   invalid_number: "That is not a dialable number.",
@@ -56,6 +62,7 @@ export const END_REASONS = Object.freeze({
   max_duration: "Maximum call duration reached",
   shutdown: "callgate is shutting down",
   transferred: "Transferred",
+  no_ack: "The customer's carrier did not confirm the answer",
   connection_lost: "The connection to callgate was lost",
   disconnected: "You logged out",
 });
@@ -82,8 +89,18 @@ export const SIP_CODES = Object.freeze({
   604: "Number does not exist anywhere",
 });
 
+/** Plain-words meaning of the `reason` of an incoming call that stopped ringing. */
+export const INCOMING_END_REASONS = Object.freeze({
+  cancel: "The customer hung up",
+  no_answer: "Not answered in time",
+  shutdown: "callgate is shutting down",
+  connection_lost: "The connection to callgate was lost",
+  disconnected: "You logged out",
+});
+
 /** Plain-words name of a call state. */
 export const STATE_NAMES = Object.freeze({
+  answering: "Answering",
   dialing: "Dialing",
   ringing: "Ringing",
   early: "Early media",
@@ -111,7 +128,8 @@ export function describeSIPCode(code) {
 /** describeEnd turns an `ended` call event into one plain sentence. */
 export function describeEnd(ev) {
   if (!ev) return "";
-  let why = END_REASONS[ev.reason];
+  // In a callback the customer is the caller: their BYE is "caller_bye" by "caller".
+  let why = ev.by === "caller" && ev.reason === "caller_bye" ? "The customer hung up" : END_REASONS[ev.reason];
   if (!why && typeof ev.reason === "string") {
     const m = /^callee_(\d{3})$/.exec(ev.reason);
     why = m ? (SIP_CODES[m[1]] || `Call failed`) : ev.reason.replace(/_/g, " ");
@@ -131,6 +149,7 @@ export function describeEnd(ev) {
 export function describeState(ev) {
   if (!ev) return "";
   switch (ev.state) {
+    case "answering": return `Answering ${ev.from || ""}`.trim() + "…";
     case "dialing": return `Dialing ${ev.to || ""}`.trim() + "…";
     case "ringing": return "Ringing…";
     case "early": return "Early media: ringback or announcement playing…";
@@ -178,7 +197,7 @@ export class CallgateError extends Error {
 const FATAL = new Set(["bad_credentials", "bad_version", "mic_refused", "no_credentials", "disconnected", "signed_in_elsewhere"]);
 
 const DTMF_RE = /^[0-9A-D*#]+$/;
-const ACTIVE = new Set(["dialing", "ringing", "early", "connected", "held"]);
+const ACTIVE = new Set(["answering", "dialing", "ringing", "early", "connected", "held"]);
 const MODULE_URL = import.meta.url;
 
 const CustomEventImpl = globalThis.CustomEvent || class CustomEvent extends Event {
@@ -294,6 +313,8 @@ export class Callgate extends EventTarget {
     this.session = null;
     /** The call in progress: the merged call events plus connectedAt (local ms). */
     this.currentCall = null;
+    /** The customer's callback ringing on this page (an IncomingCall), or null. */
+    this.incoming = null;
     this.muted = false;
     this.ws = null;
     this.pc = null;
@@ -308,6 +329,7 @@ export class Callgate extends EventTarget {
     this._gen = 0;
     this._pending = new Map();
     this._calls = new Map();
+    this._incoming = new Map(); // call id → IncomingCall, while it rings
     this._attempt = 0;
     this._reconnectTimer = null;
     this._connecting = null;
@@ -384,6 +406,25 @@ export class Callgate extends EventTarget {
     if (!id || !this._calls.has(id)) return;
     if (!this._isOpen()) return;
     await this._request({ type: "hangup", call: id }, { expect: ["ok"], endsCall: id, timeout: this._timeout() });
+  }
+
+  /**
+   * accept takes the callback ringing on the page (or callId): it resolves with the call
+   * id once the server has it; the call is then currentCall (state "answering", then
+   * the server's "connected") and hangup, mute and sendDTMF work on it. Rejects with
+   * no_call if it no longer rings, busy if a call is in progress.
+   */
+  accept(callId) {
+    const inc = callId ? this._incoming.get(callId) : this.incoming;
+    if (!inc) return Promise.reject(new CallgateError("no_call", "no call is ringing"));
+    return inc.accept();
+  }
+
+  /** decline refuses the callback ringing on the page (or callId); the tenant's fallback takes it. */
+  decline(callId) {
+    const inc = callId ? this._incoming.get(callId) : this.incoming;
+    if (!inc) return Promise.reject(new CallgateError("no_call", "no call is ringing"));
+    return inc.decline();
   }
 
   /**
@@ -475,6 +516,21 @@ export class Callgate extends EventTarget {
     const prev = this.state;
     this._setState("closed");
     if (wasOpen || (prev !== "idle" && prev !== "closed")) this._emit("disconnected", { code: 1000, reason: "disconnect", reconnect: false });
+  }
+
+  /**
+   * logout signs the agent out for good: the server revokes the token this session
+   * logged in with (one issued by the business API; a password or static token stays
+   * valid), hangs up the call and frees the seat; then the SDK disconnects. Rejects,
+   * after disconnecting, if the server could not revoke the token.
+   */
+  async logout() {
+    let err = null;
+    if (this.state === "ready" && this._isOpen()) {
+      try { await this._request({ type: "logout" }, { expect: ["ok"] }); } catch (e) { err = e; }
+    }
+    this.disconnect();
+    if (err && err.code !== "connection_lost") throw err;
   }
 
   /** level is the microphone's current level, 0..1 (log scale, -60 dBFS..0). */
@@ -750,7 +806,10 @@ export class Callgate extends EventTarget {
         if (entry && claimed) this._settle(entry, null, msg);
         break;
       case "incoming":
-        this._emit("incoming", msg);
+        this._onIncoming(msg);
+        break;
+      case "incoming_cancelled":
+        this._incomingGone(this._incoming.get(msg.call), "cancelled", msg.reason || "cancel");
         break;
       case "error":
         // Another login of this agent replaced this session: reconnecting would only
@@ -767,7 +826,9 @@ export class Callgate extends EventTarget {
     if (!ev.call) return;
     let c = this._calls.get(ev.call);
     if (!c) {
-      c = { call: ev.call, state: ev.state, connectedAt: null };
+      const inc = this._incoming.get(ev.call); // accepted; its ok not seen yet
+      c = { call: ev.call, state: ev.state, direction: inc ? "inbound" : "outbound", connectedAt: null };
+      if (inc) this._incomingGone(inc, "accepted");
       this._calls.set(ev.call, c);
     }
     for (const [k, v] of Object.entries(ev)) if (k !== "type" && k !== "id" && v !== undefined) c[k] = v;
@@ -788,6 +849,50 @@ export class Callgate extends EventTarget {
     }
     for (const e of [...this._pending.values()]) if (e.endsCall === c.call) this._settle(e, null, ev);
     this._emit("ended", ev);
+  }
+
+  // ---- callbacks -----------------------------------------------------------------
+
+  _onIncoming(msg) {
+    if (!msg.call || this._incoming.has(msg.call)) return;
+    const inc = new IncomingCall(this, msg);
+    this._incoming.set(inc.call, inc);
+    this.incoming = inc;
+    this._unlockAudio();
+    this._emit("incoming", inc);
+  }
+
+  // _incomingGone takes a callback off the ringing list: accepted, declined, or
+  // cancelled (reason says why); cancelled ones fire incomingcancelled.
+  _incomingGone(inc, state, reason = null) {
+    if (!inc || inc.state !== "ringing") return;
+    inc.state = state;
+    inc.reason = reason;
+    this._incoming.delete(inc.call);
+    if (this.incoming === inc) this.incoming = [...this._incoming.values()].at(-1) || null;
+    if (state === "cancelled") this._emit("incomingcancelled", { call: inc.call, reason, incoming: inc });
+  }
+
+  async _answerIncoming(inc, accept) {
+    if (inc.state !== "ringing") throw new CallgateError("no_call", `the call is ${inc.state}`);
+    if (this.state !== "ready" || !this._isOpen()) throw this._notConnected();
+    if (accept) this._unlockAudio();
+    try {
+      await this._request({ type: accept ? "accept" : "decline", call: inc.call }, { expect: ["ok"] });
+    } catch (err) {
+      if (err.code === "no_call") this._incomingGone(inc, "cancelled", "gone");
+      throw err;
+    }
+    this._incomingGone(inc, accept ? "accepted" : "declined");
+    if (!accept) return;
+    let c = this._calls.get(inc.call);
+    if (!c) {
+      c = { call: inc.call, state: "answering", from: inc.from, to: inc.to, direction: "inbound", connectedAt: null };
+      this._calls.set(inc.call, c);
+      this.currentCall = c;
+      this._emit("call", { type: "call", call: inc.call, state: "answering", from: inc.from, to: inc.to, local: true });
+    }
+    return inc.call;
   }
 
   // ---- losing the connection -----------------------------------------------------
@@ -826,6 +931,7 @@ export class Callgate extends EventTarget {
     this.ws = null;
     if (ws) { try { ws.close(1000, code); } catch { /* ignore */ } }
     this._failPending(code);
+    for (const inc of [...this._incoming.values()]) this._incomingGone(inc, "cancelled", code);
     if (this.pc) {
       try { this.pc.close(); } catch { /* ignore */ }
       this.pc = null;
@@ -1030,6 +1136,32 @@ export class Callgate extends EventTarget {
   }
 }
 
+/**
+ * IncomingCall is a customer's callback ringing on the page (the `incoming` event):
+ * `from` is the customer, `to` the number they called, `ringMs` how long it rings.
+ * `state` is "ringing", then "accepted", "declined" or "cancelled" (`reason` says why:
+ * cancel = the customer hung up, no_answer, shutdown, connection_lost, …).
+ */
+export class IncomingCall {
+  constructor(sdk, msg) {
+    Object.defineProperty(this, "_sdk", { value: sdk });
+    this.call = msg.call;
+    this.from = msg.from || "";
+    this.to = msg.to || "";
+    this.tenant = msg.tenant || "";
+    this.ringMs = typeof msg.ring_ms === "number" ? msg.ring_ms : null;
+    this.at = msg.at ?? null;
+    this.state = "ringing";
+    this.reason = null;
+  }
+
+  /** accept takes the call; resolves with the call id (see Callgate.accept). */
+  accept() { return this._sdk._answerIncoming(this, true); }
+
+  /** decline refuses the call; the tenant's fallback takes it. */
+  decline() { return this._sdk._answerIncoming(this, false).then(() => {}); }
+}
+
 // preferG711 puts PCMU, PCMA and telephone-event/8000 first in the offer, since callgate
 // relays G.711 without transcoding; the other codecs stay, in their order.
 function preferG711(tr) {
@@ -1145,6 +1277,16 @@ export function mountDialer(element, options = {}) {
     }
     callBtn.disabled = s !== "ready" || active;
     hangBtn.disabled = !active && !sdk._dialing;
+    // A customer calling back: Call answers it, Hang up declines it.
+    const inc = !active ? sdk.incoming : null;
+    root.dataset.incoming = inc ? inc.call : "";
+    callBtn.textContent = inc ? "Accept" : "Call";
+    hangBtn.textContent = inc ? "Decline" : "Hang up";
+    if (inc) {
+      stateLine.dataset.state = "incoming";
+      stateLine.textContent = `${inc.from || "A customer"} is calling back`;
+      callBtn.disabled = hangBtn.disabled = s !== "ready";
+    }
     muteBtn.disabled = !active;
     muteBtn.setAttribute("aria-pressed", String(sdk.muted));
     muteBtn.textContent = sdk.muted ? "Unmute" : "Mute";
@@ -1168,6 +1310,8 @@ export function mountDialer(element, options = {}) {
   const offs = [
     sdk.on("statechange", render),
     sdk.on("call", (ev) => { last = ev; render(); }),
+    sdk.on("incoming", render),
+    sdk.on("incomingcancelled", render),
     sdk.on("mute", render),
     sdk.on("micrefused", (d) => showError(d)),
     sdk.on("error", (d) => showError(d)),
@@ -1180,8 +1324,13 @@ export function mountDialer(element, options = {}) {
     if (c && (c.state === "connected" || c.state === "early")) sdk.sendDTMF(d).catch(showError);
     else if (!c) { number.value += d; number.focus(); }
   };
-  const onCall = () => dial().catch(() => {});
-  const onHang = () => sdk.hangup().catch(showError);
+  const answer = (accept) => {
+    showError(null);
+    last = null;
+    (accept ? sdk.accept() : sdk.decline()).catch(showError).finally(render);
+  };
+  const onCall = () => (sdk.incoming && !sdk.currentCall ? answer(true) : dial().catch(() => {}));
+  const onHang = () => (sdk.incoming && !sdk.currentCall ? answer(false) : sdk.hangup().catch(showError));
   const onMute = () => sdk.mute(!sdk.muted).catch(showError).finally(render);
   const onKey = (e) => { if (e.key === "Enter") onCall(); };
   const onPaste = () => setTimeout(() => { number.value = cleanNumber(number.value); }, 0);

@@ -128,7 +128,7 @@ function setup(opts = {}) {
     ...opts.sdk,
   });
   const events = [];
-  for (const t of ["ready", "call", "ended", "incoming", "error", "disconnected", "reconnecting", "reconnected", "micrefused", "statechange", "mute"]) {
+  for (const t of ["ready", "call", "ended", "incoming", "incomingcancelled", "error", "disconnected", "reconnecting", "reconnected", "micrefused", "statechange", "mute"]) {
     sdk.addEventListener(t, (e) => events.push({ type: t, detail: e.detail }));
   }
   const next = (type, pred = () => true) => new Promise((resolve) => {
@@ -427,4 +427,94 @@ test("describe helpers speak plain words", () => {
   assert.equal(describeSIPCode(0), "");
   assert.equal(cleanNumber(" ＋86　138－0000－0001 "), "+86 138-0000-0001");
   assert.equal(formatDuration(3723000), "1:02:03");
+});
+
+// ---- callbacks -------------------------------------------------------------------
+
+const INCOMING = { type: "incoming", call: "CB1", from: "+8613900000002", to: "+862100000001", tenant: "demo", ring_ms: 30000, at: 1795217754123 };
+
+test("a callback rings, accept() takes it: answering, then the server's call events", async () => {
+  const { server, sdk, events, next } = setup();
+  await sdk.connect();
+  const ringing = next("incoming");
+  server.ws.push(INCOMING);
+  const inc = await ringing;
+  assert.equal(sdk.incoming, inc);
+  assert.deepEqual([inc.call, inc.from, inc.to, inc.tenant, inc.ringMs, inc.state], ["CB1", "+8613900000002", "+862100000001", "demo", 30000, "ringing"]);
+  server.on.accept = (msg, ws) => ws.push({ type: "ok", id: msg.id });
+  assert.equal(await inc.accept(), "CB1");
+  assert.deepEqual(server.last("accept"), { type: "accept", call: "CB1", id: server.last("accept").id });
+  assert.equal(inc.state, "accepted");
+  assert.equal(sdk.incoming, null);
+  assert.equal(sdk.currentCall.call, "CB1");
+  assert.equal(sdk.currentCall.direction, "inbound");
+  assert.equal(sdk.currentCall.state, "answering");
+  server.ws.push({ type: "call", call: "CB1", state: "connected", from: "+8613900000002", to: "+862100000001", at: 1795217755000 });
+  assert.equal(sdk.currentCall.state, "connected");
+  assert.ok(sdk.currentCall.connectedAt > 0);
+  assert.deepEqual(events.filter((e) => e.type === "call").map((e) => e.detail.state), ["answering", "connected"]);
+
+  await assert.rejects(inc.accept(), (e) => e.code === "no_call", "a taken call cannot be answered again");
+
+  // The controls work on it; the customer hangs up.
+  server.on.mute = (msg, ws) => ws.push({ type: "ok", id: msg.id });
+  await sdk.mute(true);
+  assert.equal(server.last("mute").call, "CB1");
+  server.ws.push({ type: "call", call: "CB1", state: "ended", code: 200, reason: "caller_bye", by: "caller", billed: 7 });
+  assert.equal(sdk.currentCall, null);
+  const ended = events.filter((e) => e.type === "ended").at(-1).detail;
+  assert.match(describeEnd(ended), /customer hung up/);
+  sdk.disconnect();
+});
+
+test("decline() refuses the callback; the server's error leaves it ringing", async () => {
+  const { server, sdk, events } = setup();
+  await sdk.connect();
+  server.ws.push(INCOMING);
+  server.on.accept = (msg, ws) => ws.push({ type: "error", id: msg.id, code: "busy", message: "hang up the current call" });
+  await assert.rejects(sdk.accept(), (e) => e.code === "busy");
+  assert.equal(sdk.incoming?.state, "ringing", "still ringing after busy");
+  server.on.decline = (msg, ws) => ws.push({ type: "ok", id: msg.id });
+  await sdk.decline("CB1");
+  assert.equal(server.last("decline").call, "CB1");
+  assert.equal(sdk.incoming, null);
+  assert.equal(sdk.currentCall, null);
+  assert.equal(events.filter((e) => e.type === "incomingcancelled").length, 0);
+  await assert.rejects(sdk.accept(), (e) => e.code === "no_call");
+  sdk.disconnect();
+});
+
+test("incoming_cancelled stops the ringing; a lost connection too", async () => {
+  const { server, sdk, events } = setup();
+  await sdk.connect();
+  server.ws.push(INCOMING);
+  const inc = sdk.incoming;
+  server.ws.push({ type: "incoming_cancelled", call: "CB1", reason: "cancel", at: 1 });
+  assert.equal(sdk.incoming, null);
+  assert.deepEqual([inc.state, inc.reason], ["cancelled", "cancel"]);
+  const cancelled = events.find((e) => e.type === "incomingcancelled").detail;
+  assert.deepEqual([cancelled.call, cancelled.reason], ["CB1", "cancel"]);
+  await assert.rejects(inc.accept(), (e) => e.code === "no_call");
+  assert.equal(server.all("accept").length, 0, "nothing sent for a call that stopped ringing");
+
+  server.ws.push({ ...INCOMING, call: "CB2" });
+  server.ws.drop();
+  assert.equal(sdk.incoming, null);
+  assert.equal(events.filter((e) => e.type === "incomingcancelled").at(-1).detail.reason, "connection_lost");
+  sdk.disconnect();
+});
+
+test("a connected event that overtakes accept's ok makes the callback the current call", async () => {
+  const { server, sdk, events } = setup();
+  await sdk.connect();
+  server.ws.push(INCOMING);
+  server.on.accept = (msg, ws) => {
+    ws.push({ type: "ok", id: msg.id });
+    ws.push({ type: "call", call: msg.call, state: "connected", at: 1795217755000 });
+  };
+  assert.equal(await sdk.accept(), "CB1");
+  assert.equal(sdk.incoming, null);
+  assert.deepEqual([sdk.currentCall.state, sdk.currentCall.direction], ["connected", "inbound"]);
+  assert.deepEqual(events.filter((e) => e.type === "call").map((e) => e.detail.state), ["connected"]);
+  sdk.disconnect();
 });

@@ -13,6 +13,8 @@ const el = {
   dial: $("dial"), hangup: $("hangup"), mute: $("mute"), hold: $("hold"), transfer: $("transfer"),
   transferForm: $("transfer-form"), transferNumber: $("transfer-number"), transferCancel: $("transfer-cancel"),
   micLevel: $("mic-level"), micBar: document.querySelector("#mic-level .bar"),
+  incoming: $("incoming"), incomingFrom: $("incoming-from"), incomingTo: $("incoming-to"),
+  incomingAccept: $("incoming-accept"), incomingDecline: $("incoming-decline"),
   callState: $("call-state"), callPeer: $("call-peer"), callTimer: $("call-timer"), callCode: $("call-code"), dtmfSent: $("dtmf-sent"),
   history: $("history"), historyRefresh: $("history-refresh"),
   feedbackForm: $("feedback-form"), feedbackTarget: $("feedback-target"), feedbackKind: $("feedback-kind"),
@@ -130,21 +132,62 @@ sdk.on("call", (ev) => {
   const prev = ui.lastCall;
   // Keep to/from of the call across its events (only the first carries them).
   ui.lastCall = prev && prev.call === ev.call ? { ...prev, ...ev } : { ...ev };
+  if (sdk.currentCall?.call === ev.call) ui.lastCall.direction = sdk.currentCall.direction;
   render();
 });
 
 sdk.on("ended", (ev) => {
   const c = ui.lastCall && ui.lastCall.call === ev.call ? ui.lastCall : ev;
-  setFeedbackTarget({ call: ev.call, to: c.to, at: Date.now() });
+  setFeedbackTarget({ call: ev.call, to: c.direction === "inbound" ? c.from : c.to, at: Date.now() });
   el.transferForm.hidden = true;
   // The record is written as the call ends: give the server a moment.
   setTimeout(refreshHistory, 600);
   render();
 });
 
-sdk.on("incoming", (ev) => {
-  el.callPeer.textContent = `Incoming call from ${ev.from}`;
+// ---- callbacks: a customer calls back the number the agent called them from ---------
+
+sdk.on("incoming", () => renderIncoming());
+sdk.on("incomingcancelled", ({ reason }) => {
+  renderIncoming();
+  if (reason === "cancel") flashStatus("The customer hung up");
+  else if (reason === "no_answer") flashStatus("Missed call");
 });
+
+function renderIncoming() {
+  const inc = sdk.incoming;
+  el.incoming.hidden = !inc;
+  if (!inc) return;
+  el.incoming.dataset.call = inc.call;
+  el.incomingFrom.textContent = inc.from || "Unknown number";
+  el.incomingTo.textContent = inc.to ? `Called your number ${inc.to}` : "";
+  // Accepting during a call is refused (busy): hang up first.
+  el.incomingAccept.disabled = !!sdk.currentCall || sdk.state !== "ready";
+  el.incomingDecline.disabled = sdk.state !== "ready";
+}
+
+async function answerIncoming(accept) {
+  const inc = sdk.incoming;
+  if (!inc) return;
+  el.incomingAccept.disabled = el.incomingDecline.disabled = true;
+  showError("");
+  try {
+    if (accept) {
+      timerFinal = "00:00";
+      timerCall = null;
+      await inc.accept();
+    } else {
+      await inc.decline();
+    }
+  } catch (err) {
+    showError(`${accept ? "Could not accept" : "Could not decline"} the call: ${errorText(err)}`);
+  } finally {
+    renderIncoming();
+    render();
+  }
+}
+el.incomingAccept.addEventListener("click", () => answerIncoming(true));
+el.incomingDecline.addEventListener("click", () => answerIncoming(false));
 
 sdk.on("mute", render);
 
@@ -213,7 +256,9 @@ function render() {
   el.callState.textContent = stateText(state);
   const view = c || last;
   if (view) {
-    const peer = [view.to && `To ${view.to}`, view.from && `shown as ${view.from}`].filter(Boolean).join(" · ");
+    const peer = view.direction === "inbound"
+      ? [view.from && `From ${view.from}`, view.to && `to ${view.to}`].filter(Boolean).join(" · ")
+      : [view.to && `To ${view.to}`, view.from && `shown as ${view.from}`].filter(Boolean).join(" · ");
     if (peer) el.callPeer.textContent = peer;
   } else {
     el.callPeer.textContent = "";
@@ -246,11 +291,13 @@ function render() {
   el.keypad.dataset.mode = live ? "dtmf" : "number";
   el.feedbackSend.disabled = !ui.feedbackCall || !ready;
   document.body.dataset.call = state;
+  renderIncoming();
 }
 
 function stateText(state) {
   switch (state) {
     case "idle": return "No call";
+    case "answering": return "Answering…";
     case "dialing": return "Dialing…";
     case "ringing": return "Ringing…";
     case "early": return "Early media — ringback or announcement";
