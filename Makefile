@@ -2,7 +2,7 @@
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -X main.version=$(VERSION)
 
-.PHONY: run build test vet fuzz
+.PHONY: run build test unit vet fuzz
 
 # Serve the built-in default config: SQLite, a demo carrier on loopback.
 run:
@@ -17,15 +17,21 @@ vet:
 	go vet ./...
 	go run $(STATICCHECK) ./...
 
-# The whole suite, race detector on. Needs SIPp, Chromium and Node (Debian: sip-tester
-# chromium nodejs).
-test: vet
+# The whole suite: static checks, every test with the race detector on, then every
+# fuzz target for a few seconds of new inputs. Needs SIPp, Chromium, Node and the
+# PostgreSQL server binaries (Debian: sip-tester chromium nodejs postgresql).
+test: vet unit
+	$(MAKE) fuzz FUZZTIME=2s
+
+unit:
 	go test -race -count=1 -timeout 20m ./...
 
-# A short run of every fuzz target.
+# Every fuzz target in turn, FUZZTIME each (make fuzz FUZZTIME=10m for a long run).
+FUZZTIME ?= 30s
 fuzz:
 	@for pkg in $$(go list ./...); do \
 	  for f in $$(go test -list '^Fuzz' $$pkg | grep '^Fuzz'); do \
-	    go test -run '^$$' -fuzz "^$$f$$" -fuzztime 20s $$pkg || exit 1; \
+	    echo "fuzz $$pkg $$f ($(FUZZTIME))"; \
+	    out=$$(go test -run '^$$' -fuzz "^$$f$$" -fuzztime $(FUZZTIME) $$pkg 2>&1) || { echo "$$out"; exit 1; }; \
 	  done; \
 	done

@@ -206,13 +206,15 @@ func (c *call) closeMedia() {
 func (c *call) finish(set func(r *pool.Call)) pool.Call {
 	c.closeMedia()
 	c.countPackets()
-	c.e.forget(c)
+	// Trunk slots go back before the call leaves the live table: once ActiveCalls
+	// no longer counts it, its slots are free.
 	if c.outTrunk != nil {
 		c.outTrunk.release()
 	}
 	if c.inTrunk != nil {
 		c.inTrunk.release()
 	}
+	c.e.forget(c)
 	now := c.e.now()
 	c.mu.Lock()
 	c.rec.State, c.rec.EndAt = "ended", now

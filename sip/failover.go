@@ -83,6 +83,10 @@ func (e *Edge) Standing(t *Trunk) TrunkStanding {
 		// The probe verdict is the trunk's own, whatever the scorer has caught up on.
 		s.State, s.Score, s.Why = routing.TrunkDown, 0, "OPTIONS probes fail: "+s.Probe.LastError
 	}
+	if _, ok := t.Contact(e.now()); t.RegistersToUs() && !ok && s.State.TakesCalls() {
+		// A trunk that registers to us can be reached only while registered.
+		s.State, s.Score, s.Why = routing.TrunkDown, 0, "not registered to callgate"
+	}
 	return s
 }
 

@@ -599,6 +599,21 @@ func TestRegistrarOutboundToContact(t *testing.T) {
 	if n := len(r.phones.Invites()); n != 1 {
 		t.Fatalf("%d INVITEs at the PBX after it unregistered, want still 1", n)
 	}
+
+	// With an alternate in a pool, an unregistered trunk is passed over like a
+	// trunk whose probes fail: the call goes out on the alternate.
+	r.edge.SetFailoverPools([]configs.Pool{{Name: "p", Trunks: []string{"pbx", "carrier-b"}}})
+	before := len(r.carrier.Invites())
+	d = carrierA.call(r.addr(), numV2)
+	if n := len(r.carrier.Invites()); n != before+1 {
+		t.Fatalf("%d INVITEs at carrier-b, want %d: the unregistered pbx trunk should give way", n, before+1)
+	}
+	if n := len(r.phones.Invites()); n != 1 {
+		t.Fatalf("%d INVITEs at the PBX while unregistered, want still 1", n)
+	}
+	if err := d.Bye(ctx); err != nil {
+		t.Fatal(err)
+	}
 }
 
 func TestRegistrarChallengesInvites(t *testing.T) {
