@@ -231,14 +231,14 @@ func TestCallbackAcceptedBridgesCallerAndAgent(t *testing.T) {
 		rec.OutTrunk != "" || rec.AnswerAt.IsZero() || rec.PacketsFromA < 45 {
 		t.Fatalf("record %+v", rec)
 	}
+	// The record is written before the page hears the end: wait for it.
+	eventually(t, "ended event at the agent", func() bool { return r.pages.lastState() == cgsip.StateEnded })
 	_, _, evs := r.pages.snapshot()
 	last := evs[len(evs)-1]
 	if last.State != cgsip.StateEnded || last.By != "caller" || last.From != numA || last.To != numN {
 		t.Fatalf("agent's last event %+v", last)
 	}
-	if r.edge.ActiveCalls() != 0 {
-		t.Fatalf("%d calls active", r.edge.ActiveCalls())
-	}
+	eventually(t, "no call left", func() bool { return r.edge.ActiveCalls() == 0 })
 }
 
 func TestCallbackDeclinedThenNextAgentThenReject(t *testing.T) {

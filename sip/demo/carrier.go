@@ -58,6 +58,7 @@ type Carrier struct {
 
 	mu       sync.Mutex
 	calls    map[string]*Call
+	sockets  map[net.PacketConn]struct{} // every call's RTP socket until closed: Close closes them all
 	nonces   map[string]bool
 	invites  []*sip.Request
 	register []*sip.Request
@@ -235,14 +236,37 @@ func (k *Carrier) Close() error {
 		return nil
 	}
 	k.mu.Lock()
-	for _, c := range k.calls {
-		c.rtp.Close()
+	for conn := range k.sockets { // calls not yet confirmed too: their readers must stop
+		conn.Close()
 	}
+	k.sockets = nil
 	k.mu.Unlock()
 	k.conn.Close()
 	k.ua.Close()
 	k.wg.Wait()
 	return nil
+}
+
+// track remembers a call's RTP socket for Close; false once Close has begun.
+func (k *Carrier) track(conn net.PacketConn) bool {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	if k.closed.Load() {
+		return false
+	}
+	if k.sockets == nil {
+		k.sockets = map[net.PacketConn]struct{}{}
+	}
+	k.sockets[conn] = struct{}{}
+	return true
+}
+
+// release closes a call's RTP socket and forgets it.
+func (k *Carrier) release(conn net.PacketConn) {
+	conn.Close()
+	k.mu.Lock()
+	delete(k.sockets, conn)
+	k.mu.Unlock()
 }
 
 func (k *Carrier) onInvite(req *sip.Request, tx sip.ServerTransaction) {
@@ -283,6 +307,11 @@ func (k *Carrier) onInvite(req *sip.Request, tx sip.ServerTransaction) {
 		_ = ds.Respond(500, "Server Internal Error", nil)
 		return
 	}
+	if !k.track(c.rtp) { // closing: a goroutine started now would never be stopped
+		k.release(c.rtp)
+		_ = ds.Respond(503, "Service Unavailable", nil)
+		return
+	}
 	code := 200
 	if k.Answer != nil {
 		code = k.Answer(c.To)
@@ -296,11 +325,11 @@ func (k *Carrier) onInvite(req *sip.Request, tx sip.ServerTransaction) {
 	select {
 	case <-time.After(k.RingFor):
 	case <-ds.Context().Done(): // canceled
-		c.rtp.Close()
+		k.release(c.rtp)
 		return
 	}
 	if code != 200 {
-		c.rtp.Close()
+		k.release(c.rtp)
 		_ = ds.Respond(code, "Demo Answer", nil)
 		return
 	}
@@ -316,7 +345,7 @@ func (k *Carrier) onInvite(req *sip.Request, tx sip.ServerTransaction) {
 	k.mu.Unlock()
 	go func() {
 		<-ds.Context().Done()
-		c.rtp.Close()
+		k.release(c.rtp)
 		select {
 		case <-c.done:
 		default:
