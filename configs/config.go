@@ -46,6 +46,9 @@ type Config struct {
 	Admin Admin `yaml:"admin"`
 	// Records sets how long call records are kept (records.go).
 	Records Records `yaml:"records"`
+	// Suppliers may report their numbers' state on the supplier endpoint
+	// (suppliers.go).
+	Suppliers []Supplier `yaml:"suppliers"`
 
 	// Files lists every file the config was read from, main file first.
 	Files []string `yaml:"-"`
@@ -244,6 +247,9 @@ type Pool struct {
 	CallsPerHour int `yaml:"calls_per_hour"`
 	// Overrides change the settings of single numbers.
 	Overrides []NumberOverride `yaml:"overrides"`
+	// Weight is the pool's manual weight in pool scoring; 0 means 1; negative: no
+	// new bindings come from it (suppliers.go).
+	Weight float64 `yaml:"weight"`
 
 	Pos Pos `yaml:"-"`
 }

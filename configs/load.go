@@ -82,6 +82,7 @@ type document struct {
 	Demo       Demo             `yaml:"demo"`
 	Records    Records          `yaml:"records"`
 	Admin      Admin            `yaml:"admin"`
+	Suppliers  []Supplier       `yaml:"suppliers"`
 }
 
 // trunkFile is the schema of a file named by trunk_files.
@@ -171,6 +172,7 @@ func (l loader) load(name, dir string, b []byte) (*Config, error) {
 		Demo:       doc.Demo,
 		Records:    doc.Records,
 		Admin:      doc.Admin,
+		Suppliers:  doc.Suppliers,
 		Files:      []string{name},
 	}
 	cfg.AgentsLockout = doc.Lockout

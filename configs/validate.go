@@ -99,7 +99,8 @@ func (v *validation) validate() {
 	v.eventCallbacks() // after api: it takes the apps' secrets
 	v.security(top)
 	v.records(top)
-	v.admin(top) // admin.go
+	v.admin(top)     // admin.go
+	v.suppliers(top) // suppliers.go, pools[].weight too
 }
 
 // listen checks the listener addresses.

@@ -51,6 +51,7 @@ type Leg struct {
 	noRemote, relatches  atomic.Uint64
 	lastReceived         atomic.Int64 // unix nanoseconds, 0 = never
 	lastLatchLog         atomic.Int64 // unix nanoseconds
+	rx                   rxQuality    // loss and jitter of received RTP (stats.go)
 }
 
 // LegStats is a snapshot of a leg's counters: a *Leg's or a *BrowserLeg's.
@@ -75,6 +76,13 @@ type LegStats struct {
 	// LastReceived is when the last valid RTP packet arrived; zero if none
 	// has. Compare it with the clock to detect a dead peer (RTP timeout).
 	LastReceived time.Time
+	// PacketsLost is the received RTP packets that never arrived, from the gaps in
+	// their sequence numbers (RFC 3550 A.1), over every source the leg heard.
+	// Measured by SIP legs (*Leg); zero for a browser leg.
+	PacketsLost uint64
+	// Jitter is the interarrival jitter of the received RTP (RFC 3550 A.8) of the
+	// current source. Measured by SIP legs (*Leg); zero for a browser leg.
+	Jitter time.Duration
 }
 
 // LegOption configures NewLeg.
@@ -271,6 +279,7 @@ func (l *Leg) Stats() LegStats {
 	if ns := l.lastReceived.Load(); ns != 0 {
 		s.LastReceived = time.Unix(0, ns)
 	}
+	s.PacketsLost, s.Jitter = l.rx.snapshot()
 	return s
 }
 
@@ -307,6 +316,7 @@ func (l *Leg) readRTP(b []byte, h *Header) (n, payloadOffset int, at time.Time, 
 		l.packetsIn.Add(1)
 		l.bytesIn.Add(uint64(n))
 		l.lastReceived.Store(now.UnixNano())
+		l.rx.update(h, now)
 		l.latch(src, now)
 		return n, off, now, nil
 	}

@@ -70,6 +70,8 @@ func TestLegLatchingAndStats(t *testing.T) {
 	want := LegStats{
 		PacketsIn: 2, BytesIn: 2 * 172, PacketsOut: 2, BytesOut: 15 + 12,
 		PacketsDropped: 4, NoRemote: 1, Relatches: 1, LastReceived: clk.Now(),
+		// Packet 8 came 3 s after packet 7 instead of 20 ms: |D| = 2.98 s, J = |D|/16.
+		Jitter: 186250 * time.Microsecond,
 	}
 	if !st.LastReceived.Equal(want.LastReceived) {
 		t.Fatalf("LastReceived %v, want %v", st.LastReceived, want.LastReceived)

@@ -107,7 +107,7 @@ func (s *PostgresStore) CreateBinding(ctx context.Context, nb NewBinding) (b Bin
 			}
 		}
 		var err error
-		b, err = pgAllocate(ctx, tx, nb, hash, rules, s.now())
+		b, err = pgAllocate(ctx, tx, nb, hash, rules, s.now)
 		return err
 	})
 	if err != nil {
@@ -143,7 +143,7 @@ func (s *PostgresStore) GetOrBind(ctx context.Context, nb NewBinding) (b Binding
 			b = found
 			return err
 		}
-		b, err = pgAllocate(ctx, tx, nb, "", rules, now)
+		b, err = pgAllocate(ctx, tx, nb, "", rules, s.now)
 		created = err == nil
 		return err
 	})
@@ -234,8 +234,21 @@ func pgPick(ctx context.Context, tx pgx.Tx, spec pickSpec, rules BindingRules, n
 			c, ok, err := find(pool, want, " FOR UPDATE OF n SKIP LOCKED")
 			if err == nil && !ok {
 				// Every candidate may be locked by allocations in flight: wait for
-				// the best one.
+				// the best one. A transaction that already holds a number (the Y
+				// pick of AXYB) waits only briefly: two such transactions may wait
+				// for each other's number, and the lock timeout ends that sooner
+				// than deadlock detection would (the transaction is run again).
+				if spec.exclude != "" {
+					if _, err := tx.Exec(ctx, `SELECT set_config('lock_timeout', $1, true)`, pgHeldWait); err != nil {
+						return c, false, err
+					}
+				}
 				c, ok, err = find(pool, want, " FOR UPDATE OF n")
+				if spec.exclude != "" && err == nil {
+					if _, err := tx.Exec(ctx, `SELECT set_config('lock_timeout', '0', true)`); err != nil {
+						return c, false, err
+					}
+				}
 			}
 			if err != nil || !ok {
 				return c, ok, err
@@ -314,8 +327,13 @@ func pgDiagnose(ctx context.Context, tx pgx.Tx, spec pickSpec, rules BindingRule
 	return ReasonPartyBound, nil
 }
 
-// pgAllocate picks the numbers for nb and inserts the binding, inside tx.
-func pgAllocate(ctx context.Context, tx pgx.Tx, nb NewBinding, hash string, rules BindingRules, now time.Time) (BindingRecord, error) {
+// pgAllocate picks the numbers for nb and inserts the binding, inside tx. It reads
+// the clock twice: the picks see the pairs cooling at the first reading, and the
+// binding is made at a second one, taken once its numbers are locked and checked.
+// A pair the GC freed in between was freed at a GC time before that second reading,
+// so a binding never starts within the cool-down of the pair it takes.
+func pgAllocate(ctx context.Context, tx pgx.Tx, nb NewBinding, hash string, rules BindingRules, clock func() time.Time) (BindingRecord, error) {
+	now := clock()
 	spec := pickSpec{field: "x", want: nb.X, avoidA: nb.A, avoidB: nb.B, allowPool: nb.Pools}
 	switch nb.Mode {
 	case ModeAXB:
@@ -334,6 +352,9 @@ func pgAllocate(ctx context.Context, tx pgx.Tx, nb NewBinding, hash string, rule
 		if y, err = pgPick(ctx, tx, spec, rules, now); err != nil {
 			return BindingRecord{}, err
 		}
+	}
+	if later := clock(); later.After(now) {
+		now = later
 	}
 	var id int64
 	err = tx.QueryRow(ctx, `INSERT INTO bindings (tenant, mode, virtual, party_a, party_b, y, trunk,

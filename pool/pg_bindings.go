@@ -151,13 +151,13 @@ func (s *PostgresStore) ActiveBindings(ctx context.Context, v string, now time.T
 }
 
 const pgRouteBindingsQuery = `SELECT ` + bindingColumns + ` FROM bindings
-	WHERE virtual = $1 AND party_a IN ($2, '') AND deleted_at IS NULL AND (ends_at IS NULL OR ends_at > $3)
+	WHERE virtual = $1 AND party_a IN ($2, '') AND deleted_at IS NULL AND (ends_at IS NULL OR ends_at > $3) AND NOT EXISTS (SELECT 1 FROM virtual_numbers WHERE number = $1 AND state = 'blocked')
 	UNION ALL
 	SELECT ` + bindingColumns + ` FROM bindings
-	WHERE virtual = $1 AND party_b = $2 AND mode = 'AXB' AND party_a <> $2 AND deleted_at IS NULL AND (ends_at IS NULL OR ends_at > $3)
+	WHERE virtual = $1 AND party_b = $2 AND mode = 'AXB' AND party_a <> $2 AND deleted_at IS NULL AND (ends_at IS NULL OR ends_at > $3) AND NOT EXISTS (SELECT 1 FROM virtual_numbers WHERE number = $1 AND state = 'blocked')
 	UNION ALL
 	SELECT ` + bindingColumns + ` FROM bindings
-	WHERE y = $1 AND party_b = $2 AND virtual <> $1 AND deleted_at IS NULL AND (ends_at IS NULL OR ends_at > $3)`
+	WHERE y = $1 AND party_b = $2 AND virtual <> $1 AND deleted_at IS NULL AND (ends_at IS NULL OR ends_at > $3) AND NOT EXISTS (SELECT 1 FROM virtual_numbers WHERE number = $1 AND state = 'blocked')`
 
 // RouteBindings returns the bindings that can route a call from caller to v at now,
 // in ID order, as SQLiteStore.RouteBindings does.

@@ -4,9 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"math/rand/v2"
+	"net"
 	"os"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -25,8 +28,9 @@ import (
 // inside the transaction) and on the number (its row), and a transaction that loses a
 // deadlock or a serialisation race is retried whole.
 
-// ErrUnsupported means the store does not implement a method yet; the error names
-// the method.
+// ErrUnsupported means a store does not implement a method; the error names the
+// method. The PostgreSQL store implements every method of SQLiteStore, so none of
+// its methods returns it today; it stays for stores and methods to come.
 var ErrUnsupported = errors.New("not supported by this store")
 
 // PostgresConfig says how to reach the database and who this instance is.
@@ -194,7 +198,13 @@ const (
 	pgForeignKeyViolation = "23503"
 	pgSerialization       = "40001"
 	pgDeadlock            = "40P01"
+	pgLockNotAvailable    = "55P03"
 )
+
+// pgHeldWait is how long a transaction that holds a row lock waits for another row
+// another transaction may hold while waiting for the first (lock_timeout); past it,
+// the transaction is run again.
+const pgHeldWait = "100ms"
 
 func pgCode(err error) string {
 	var pe *pgconn.PgError
@@ -206,7 +216,30 @@ func pgCode(err error) string {
 
 func pgRetryable(err error) bool {
 	c := pgCode(err)
-	return c == pgSerialization || c == pgDeadlock
+	return c == pgSerialization || c == pgDeadlock || c == pgLockNotAvailable
+}
+
+// pgTransient reports whether err is PostgreSQL being unavailable or busy for a
+// while rather than refusing the request: a lost or refused connection, the server
+// shutting down or out of resources, a lock or serialisation conflict. Work that
+// failed so is worth doing again (the journals keep it).
+func pgTransient(err error) bool {
+	var ce *pgconn.ConnectError
+	if errors.As(err, &ce) || pgconn.SafeToRetry(err) || pgconn.Timeout(err) {
+		return true
+	}
+	c := pgCode(err)
+	switch {
+	case c == "":
+		var ne net.Error
+		return errors.As(err, &ne) || errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF)
+	case strings.HasPrefix(c, "08"), // connection exception
+		strings.HasPrefix(c, "53"),               // insufficient resources
+		c == "57P01", c == "57P02", c == "57P03", // shutdown, crash shutdown, cannot connect now
+		pgRetryable(err):
+		return true
+	}
+	return false
 }
 
 // pgLock takes a transaction-scoped advisory lock on key (released at commit or
@@ -215,9 +248,4 @@ func pgRetryable(err error) bool {
 func pgLock(ctx context.Context, tx pgx.Tx, key string) error {
 	_, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock(hashtextextended($1, 0))`, key)
 	return err
-}
-
-// pgUnsupported is the error of a method the PostgreSQL store does not implement.
-func pgUnsupported(method string) error {
-	return fmt.Errorf("pool: postgres store: %s: %w", method, ErrUnsupported)
 }

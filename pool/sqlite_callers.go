@@ -195,7 +195,7 @@ func Transient(err error) bool {
 		return se.Code == sqlite3.ErrBusy || se.Code == sqlite3.ErrLocked || se.Code == sqlite3.ErrIoErr ||
 			se.Code == sqlite3.ErrFull || se.Code == sqlite3.ErrCantOpen
 	}
-	return false
+	return pgTransient(err)
 }
 
 // NewLeaseID returns a random positive lease id.

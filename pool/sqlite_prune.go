@@ -11,8 +11,9 @@ import (
 )
 
 // This file is call-record retention: PruneCalls deletes the records of calls set
-// up before a cutoff, with their attempts and feedback, a small batch per
-// transaction; a Pruner runs it on a timer.
+// up before a cutoff, with their attempts, feedback and recording rows, a small
+// batch per transaction; a Pruner runs it on a timer. The recordings' files are not
+// the store's: PruneCalls returns their paths for the caller to delete.
 
 // pruneBatch bounds how many calls one prune transaction deletes, so the write lock
 // is never held for long: call records, call setup and the API write between
@@ -21,22 +22,28 @@ const pruneBatch = 500
 
 // PruneResult counts the rows one prune deleted.
 type PruneResult struct {
-	Calls    int
-	Attempts int
-	Feedback int
+	Calls      int
+	Attempts   int
+	Feedback   int
+	Recordings int
+	// RecordingFiles are the paths of the deleted recordings' WAV files, which the
+	// caller deletes (the store keeps rows, not files).
+	RecordingFiles []string
 }
 
 // Rows is the total of deleted rows.
-func (r PruneResult) Rows() int { return r.Calls + r.Attempts + r.Feedback }
+func (r PruneResult) Rows() int { return r.Calls + r.Attempts + r.Feedback + r.Recordings }
 
 func (r *PruneResult) add(o PruneResult) {
 	r.Calls += o.Calls
 	r.Attempts += o.Attempts
 	r.Feedback += o.Feedback
+	r.Recordings += o.Recordings
+	r.RecordingFiles = append(r.RecordingFiles, o.RecordingFiles...)
 }
 
 // PruneCalls deletes the records of ended calls set up before cutoff, with their
-// attempts and feedback, in transactions of at most 500 calls. Calls still open
+// attempts, feedback and recording rows (returning the recordings' file paths), in transactions of at most 500 calls. Calls still open
 // (no end time) are kept whatever their age. After an error, the batches already
 // done stay done and are counted in the result.
 func (s *SQLiteStore) PruneCalls(ctx context.Context, cutoff time.Time) (PruneResult, error) {
@@ -87,10 +94,27 @@ func pruneBatchTx(ctx context.Context, tx *sql.Tx, cutoff int64) (PruneResult, e
 	}
 	in := "(" + strings.TrimSuffix(strings.Repeat("?,", len(ids)), ",") + ")"
 	var res PruneResult
+	paths, err := tx.QueryContext(ctx, `SELECT path FROM call_recordings WHERE call_id IN `+in, ids...)
+	if err != nil {
+		return PruneResult{}, err
+	}
+	for paths.Next() {
+		var p string
+		if err := paths.Scan(&p); err != nil {
+			paths.Close()
+			return PruneResult{}, err
+		}
+		res.RecordingFiles = append(res.RecordingFiles, p)
+	}
+	paths.Close()
+	if err := paths.Err(); err != nil {
+		return PruneResult{}, err
+	}
 	for _, step := range []struct {
 		query string
 		n     *int
 	}{
+		{`DELETE FROM call_recordings WHERE call_id IN ` + in, &res.Recordings},
 		{`DELETE FROM call_feedback WHERE call_id IN ` + in, &res.Feedback},
 		{`DELETE FROM call_attempts WHERE call_id IN ` + in, &res.Attempts},
 		{`DELETE FROM calls WHERE id IN ` + in, &res.Calls},
@@ -126,8 +150,9 @@ type PrunerSettings struct {
 	Now func() time.Time
 	// Log receives passes that deleted something and failed passes; default discards.
 	Log *slog.Logger
-	// OnPass, if set, gets what every successful pass deleted (e.g. a metrics
-	// counter). It runs on the pruner's goroutine and should return quickly.
+	// OnPass, if set, gets what every pass deleted, also a pass a later batch of
+	// which failed: for a metrics counter, and to delete the pruned recordings'
+	// files (PruneResult.RecordingFiles). It runs on the pruner's goroutine.
 	OnPass func(PruneResult)
 }
 
@@ -221,7 +246,7 @@ func (p *Pruner) RunOnce(ctx context.Context) (PruneResult, error) {
 		return r, err
 	case r.Rows() > 0:
 		p.set.Log.InfoContext(ctx, "pruned call records", "before", cutoff.UTC(), "calls", r.Calls,
-			"attempts", r.Attempts, "feedback", r.Feedback)
+			"attempts", r.Attempts, "feedback", r.Feedback, "recordings", r.Recordings)
 	}
 	return r, nil
 }

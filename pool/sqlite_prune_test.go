@@ -3,6 +3,7 @@ package pool
 import (
 	"context"
 	"fmt"
+	"reflect"
 	"sync"
 	"testing"
 	"time"
@@ -99,7 +100,7 @@ func TestPrunerUsesItsClock(t *testing.T) {
 	if err != nil || res.Calls != 5 || res.Attempts != 10 || res.Feedback != 2 {
 		t.Fatalf("pass at now: %+v, %v", res, err)
 	}
-	if len(passes) != 1 || passes[0] != res {
+	if len(passes) != 1 || !reflect.DeepEqual(passes[0], res) {
 		t.Fatalf("OnPass saw %+v, want one pass %+v", passes, res)
 	}
 	mu.Lock()

@@ -183,3 +183,56 @@ func scanRecording(row rowScanner) (Recording, error) {
 	r.State, r.StartedAt, r.EndedAt = RecordingState(state), fromMS(start), fromMS(ended)
 	return r, nil
 }
+
+// RecordingInterrupted is the Error of a recording that CloseOpenRecordings closed:
+// the process stopped (killed, crashed) while it was recording.
+const RecordingInterrupted = "interrupted: callgate stopped while recording"
+
+// CloseOpenRecordings marks failed the recordings still in state recording: at
+// start, those are recordings a stopped process left behind. Each ends as of the
+// last sign of life of that process (the journal's), or its start; the file holds
+// the audio written up to then, its WAV header unfinished. It returns the recordings
+// it closed.
+func (s *SQLiteStore) CloseOpenRecordings(ctx context.Context) ([]Recording, error) {
+	var closed []Recording
+	err := s.write(ctx, func(tx *sql.Tx) error {
+		var alive sql.NullInt64
+		err := tx.QueryRowContext(ctx, `SELECT at FROM alive WHERE id = 1`).Scan(&alive)
+		if err != nil && !errors.Is(err, sql.ErrNoRows) {
+			return err
+		}
+		rows, err := tx.QueryContext(ctx, `SELECT `+recordingColumns+` FROM call_recordings WHERE state = ?`, string(RecordingActive))
+		if err != nil {
+			return err
+		}
+		var open []Recording
+		for rows.Next() {
+			r, err := scanRecording(rows)
+			if err != nil {
+				rows.Close()
+				return err
+			}
+			open = append(open, r)
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return err
+		}
+		for _, r := range open {
+			r.State, r.Error, r.EndedAt = RecordingFailed, RecordingInterrupted, r.StartedAt
+			if at := fromMS(alive); at.After(r.EndedAt) {
+				r.EndedAt = at
+			}
+			if _, err := tx.ExecContext(ctx, `UPDATE call_recordings SET state = ?, error = ?, ended_at = ? WHERE call_id = ?`,
+				string(r.State), r.Error, ms(r.EndedAt), r.CallID); err != nil {
+				return err
+			}
+			closed = append(closed, r)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("pool: close open recordings: %w", s.closedOr(err))
+	}
+	return closed, nil
+}

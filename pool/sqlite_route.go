@@ -12,15 +12,16 @@ import (
 // at ?3 (unix ms): (1) rows on X = ?1 whose A is the caller (AXB and AXYB A → B) or
 // that have no A (AXN); (2) AXB rows on X = ?1 whose B is the caller (B calls back);
 // (3) AXYB rows on Y = ?1 whose B is the caller. Each arm searches an index on both
-// numbers (bindings_by_virtual, bindings_by_virtual_b, bindings_by_y).
+// numbers (bindings_by_virtual, bindings_by_virtual_b, bindings_by_y). A number its
+// supplier reported blocked routes nothing (ReportNumber), whatever its bindings.
 const routeBindingsQuery = `SELECT ` + bindingColumns + ` FROM bindings
-	WHERE virtual = ?1 AND party_a IN (?2, '') AND deleted_at IS NULL AND (ends_at IS NULL OR ends_at > ?3)
+	WHERE virtual = ?1 AND party_a IN (?2, '') AND deleted_at IS NULL AND (ends_at IS NULL OR ends_at > ?3) AND NOT EXISTS (SELECT 1 FROM virtual_numbers WHERE number = ?1 AND state = 'blocked')
 	UNION ALL
 	SELECT ` + bindingColumns + ` FROM bindings
-	WHERE virtual = ?1 AND party_b = ?2 AND mode = 'AXB' AND party_a <> ?2 AND deleted_at IS NULL AND (ends_at IS NULL OR ends_at > ?3)
+	WHERE virtual = ?1 AND party_b = ?2 AND mode = 'AXB' AND party_a <> ?2 AND deleted_at IS NULL AND (ends_at IS NULL OR ends_at > ?3) AND NOT EXISTS (SELECT 1 FROM virtual_numbers WHERE number = ?1 AND state = 'blocked')
 	UNION ALL
 	SELECT ` + bindingColumns + ` FROM bindings
-	WHERE y = ?1 AND party_b = ?2 AND virtual <> ?1 AND deleted_at IS NULL AND (ends_at IS NULL OR ends_at > ?3)`
+	WHERE y = ?1 AND party_b = ?2 AND virtual <> ?1 AND deleted_at IS NULL AND (ends_at IS NULL OR ends_at > ?3) AND NOT EXISTS (SELECT 1 FROM virtual_numbers WHERE number = ?1 AND state = 'blocked')`
 
 // RouteBindings returns the bindings that can route a call from caller to the
 // virtual number v at now, in ID order: the subset of ActiveBindings(v) whose

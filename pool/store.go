@@ -17,6 +17,10 @@ type Store interface {
 	// (not deleted, not expired). v may be a binding's X (Virtual) or the Y of an AXYB
 	// binding.
 	ActiveBindings(ctx context.Context, v string, now time.Time) ([]Binding, error)
+	// RouteBindings returns the bindings that can route a call from caller to v at
+	// now: ActiveBindings(v) narrowed to the caller's own rows and the AXN ones. A
+	// number its supplier reported blocked routes nothing.
+	RouteBindings(ctx context.Context, v, caller string, now time.Time) ([]Binding, error)
 	// TouchBinding records a call through binding id at time at: FirstCall is set if
 	// unset (or later than at) and LastCall if earlier than at. The after_first_call
 	// and after_last_call expiry types count from them.

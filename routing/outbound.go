@@ -128,6 +128,7 @@ type Outbound struct {
 	tenants map[string]*tenantIndex
 	byID    []*tenantIndex // index = tenant id - 1
 	dnc     *dncSet
+	shared  *sharedMode // nil unless WithSharedStore (shared.go)
 
 	journal   *committer
 	stop      context.CancelFunc
@@ -146,6 +147,7 @@ type routerSettings struct {
 	maxHold  time.Duration
 	analyzer *Analyzer
 	batch    time.Duration
+	shared   bool
 }
 
 // WithClock sets the clock decisions use (default time.Now).
@@ -240,6 +242,12 @@ func NewOutboundRouter(ctx context.Context, store CallerStore, plans []TenantPla
 	if err := store.SyncCallerNumbers(ctx, all); err != nil {
 		return nil, fmt.Errorf("routing: sync caller numbers: %w", err)
 	}
+	if set.shared {
+		var err error
+		if r.shared, err = newSharedMode(r, store); err != nil {
+			return nil, err
+		}
+	}
 	if err := r.loadState(ctx); err != nil {
 		return nil, err
 	}
@@ -287,8 +295,9 @@ func minTime(a, b time.Time) time.Time {
 // call, that is not locked, resting or over a cap, least recently used first within
 // a step (ErrNoCallerNumber if none). Refusals are *RefusedError and wrap
 // ErrNoRoute; an unreadable number is a *NumberError wrapping ErrInvalidNumber.
-// The decision's Lease must be released when the call ends.
-func (r *Outbound) Route(_ context.Context, c OutboundCall) (OutboundDecision, error) {
+// The decision's Lease must be released when the call ends. With WithSharedStore the
+// store checks and reserves the number (shared.go), and ctx bounds that I/O.
+func (r *Outbound) Route(ctx context.Context, c OutboundCall) (OutboundDecision, error) {
 	if r.closed.Load() {
 		return OutboundDecision{}, ErrClosed
 	}
@@ -303,6 +312,9 @@ func (r *Outbound) Route(_ context.Context, c OutboundCall) (OutboundDecision, e
 	key, _ := e164Key(callee.E164)
 	if list, ok := r.dnc.listed(t.id, key); ok {
 		return OutboundDecision{}, &RefusedError{Tenant: c.Tenant, Callee: callee.E164, Reason: ErrDoNotCall, Detail: list}
+	}
+	if r.shared != nil {
+		return r.shared.route(ctx, r, c, t, callee, key) // several instances: the store reserves
 	}
 	l := &Lease{r: r, t: t, id: pool.NewLeaseID(), callID: c.CallID, instance: r.instance, callee: key, calleeE164: callee.E164}
 	now := r.now()
@@ -330,6 +342,9 @@ func (r *Outbound) release(l *Lease, outcome Outcome) {
 	if t.release(l, outcome, now) {
 		t.journal = append(t.journal, pool.CallerOp{Release: &pool.ReleaseRequest{LeaseID: l.id, Outcome: outcome, At: now,
 			Health: t.plan.Health}})
+		if r.shared != nil {
+			r.shared.released(t, l.c, now)
+		}
 	}
 	t.mu.Unlock()
 	r.journal.poke()

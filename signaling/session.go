@@ -288,12 +288,15 @@ func (ss *session) dial(m inMessage) error {
 	})
 	if err != nil {
 		close(firstEvent)
+		ss.log.Info("agent dial refused", "req", m.ID, "err", err)
 		return err
 	}
 	ss.mu.Lock()
 	ss.call, ss.callReq = call, m.ID
 	ss.mu.Unlock()
 	close(firstEvent)
+	// The call id ties this page's request to the SIP legs' log lines and the record.
+	ss.log.Info("agent dialled", "req", m.ID, "call", call.ID())
 	return nil
 }
 

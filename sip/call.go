@@ -181,8 +181,7 @@ func (c *call) teardown(ev hangupEvent) {
 		r.Reason, r.HangupBy = ev.cause, ev.by
 		r.BilledSec = billedSeconds(r.AnswerAt, r.EndAt)
 	})
-	c.log.Info("call ended", "by", ev.by, "cause", ev.cause, "billed_s", rec.BilledSec,
-		"rtp_a_in", rec.PacketsFromA, "rtp_a_out", rec.PacketsToA, "rtp_b_in", rec.PacketsFromB, "rtp_b_out", rec.PacketsToB)
+	c.log.Debug("call torn down", "by", ev.by, "cause", ev.cause) // finish logged the ended state
 	c.notify(CallEvent{State: StateEnded, Code: rec.SIPCode, Reason: rec.Reason, By: rec.HangupBy, Billed: rec.BilledSec})
 }
 
@@ -233,10 +232,43 @@ func (c *call) finish(set func(r *pool.Call)) pool.Call {
 	c.lease = nil
 	c.mu.Unlock()
 	lease.Release(routing.OutcomeOf(rec)) // no-op on nil (inbound calls, handed-over transfers)
+	c.logState(rec)
 	if c.e.observer != nil {
 		c.e.observer.CallEnded(rec, setup)
 	}
+	if q, ok := c.e.observer.(CallQualityObserver); ok {
+		if legs := c.legQuality(); len(legs) > 0 {
+			q.CallQuality(rec, legs)
+		}
+	}
 	return rec
+}
+
+// CallQualityObserver is a CallObserver that also learns, at the end of every call,
+// the receive quality of the call's RTP legs toward SIP peers: loss and jitter
+// (media.LegStats). A browser leg is not among them.
+type CallQualityObserver interface {
+	CallQuality(rec pool.Call, legs []LegQuality)
+}
+
+// LegQuality is one RTP leg's counters at the end of a call.
+type LegQuality struct {
+	Leg   string // "a": the caller's leg, "b": the callee's (as in pool.Call's packets)
+	Stats media.LegStats
+}
+
+// legQuality is the counters of the call's SIP legs.
+func (c *call) legQuality() []LegQuality {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	var out []LegQuality
+	if c.rtpA != nil {
+		out = append(out, LegQuality{Leg: "a", Stats: c.rtpA.Stats()})
+	}
+	if c.rtpB != nil {
+		out = append(out, LegQuality{Leg: "b", Stats: c.rtpB.Stats()})
+	}
+	return out
 }
 
 // countPackets copies the legs' RTP counters into the record.
@@ -297,12 +329,59 @@ func (c *call) recordProgress() {
 	tell := bit != 0 && c.told&bit == 0 // each state once, whatever failover retries
 	c.told |= bit
 	c.mu.Unlock()
+	if tell {
+		c.logState(rec)
+	}
 	if err := c.e.recorder.SaveCall(context.Background(), rec); err != nil {
 		c.log.Warn("call record", "err", err)
 	}
 	if p, ok := c.e.observer.(CallProgressObserver); tell && ok {
 		p.CallProgress(rec)
 	}
+}
+
+// logState writes the call's one Info line for a state change (setup, ringing,
+// answered, ended), with what operators search by: tenant, direction, trunks,
+// codes, reason and durations. The setup line, and the end line, also name the SIP
+// Call-IDs of the legs, which tie the carriers' traces to our call id.
+func (c *call) logState(rec pool.Call) {
+	attrs := make([]slog.Attr, 0, 16)
+	attrs = append(attrs, slog.String("state", rec.State), slog.String("tenant", rec.Tenant),
+		slog.String("direction", string(rec.Direction)))
+	if rec.InTrunk != "" {
+		attrs = append(attrs, slog.String("in_trunk", rec.InTrunk))
+	}
+	if rec.OutTrunk != "" {
+		attrs = append(attrs, slog.String("trunk", rec.OutTrunk))
+	}
+	since := func(t time.Time) time.Duration {
+		if t.IsZero() || t.Before(rec.SetupAt) {
+			return 0
+		}
+		return t.Sub(rec.SetupAt)
+	}
+	switch rec.State {
+	case "setup", "ended":
+		attrs = append(attrs, slog.String("caller", rec.Caller), slog.String("callee", rec.Callee))
+		if c.aID != "" {
+			attrs = append(attrs, slog.String("sip_call_id_a", c.aID))
+		}
+		if c.bID != "" {
+			attrs = append(attrs, slog.String("sip_call_id_b", c.bID))
+		}
+	case "ringing":
+		attrs = append(attrs, slog.Duration("post_dial_delay", since(rec.RingAt)))
+	case "answered":
+		attrs = append(attrs, slog.Int("code", rec.SIPCode), slog.Duration("answer_after", since(rec.AnswerAt)))
+	}
+	if rec.State == "ended" {
+		attrs = append(attrs, slog.Int("code", rec.SIPCode), slog.String("reason", rec.Reason),
+			slog.String("by", rec.HangupBy), slog.Duration("duration", since(rec.EndAt)),
+			slog.Int64("billed_s", rec.BilledSec), slog.Int("attempts", len(rec.Attempts)),
+			slog.Int64("rtp_a_in", rec.PacketsFromA), slog.Int64("rtp_a_out", rec.PacketsToA),
+			slog.Int64("rtp_b_in", rec.PacketsFromB), slog.Int64("rtp_b_out", rec.PacketsToB))
+	}
+	c.log.LogAttrs(context.Background(), slog.LevelInfo, "call "+rec.State, attrs...)
 }
 
 // progressBit is the bit of call.told for a progress state, 0 for others.

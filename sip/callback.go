@@ -225,6 +225,9 @@ func (e *Edge) answerCallback(ctx context.Context, c *call, req *sip.Request, ag
 		return err
 	}
 	leg.SetRemote(remoteOf(neg.offerA))
+	c.mu.Lock()
+	cfg.Tap = c.recordingTapLocked() // record.go: callbacks are recorded as the tenant says, too
+	c.mu.Unlock()
 	br := media.NewBridge(ans.Media, leg, cfg)
 	now := e.now()
 	c.mu.Lock()

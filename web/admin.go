@@ -31,7 +31,7 @@ import (
 //	POST /admin/login            {"name","password"} → session cookie and CSRF token
 //	POST /admin/logout           ends the session
 //	GET  /admin/api/session      who is logged in, and the session's CSRF token
-//	GET  /admin/api/overview     trunks, live calls, tenants, config status
+//	GET  /admin/api/overview     trunks, pools, live calls, tenants, config status
 //	POST /admin/api/calls/{id}/hangup   hang a live call up
 //	GET  /admin/api/series?window=1h    charts: calls per minute, answer rate per
 //	                                    trunk, setup latency, from the call records
@@ -341,12 +341,16 @@ type AdminOverview struct {
 	Tenants []string       `json:"tenants"`
 	Trunks  []TrunkView    `json:"trunks"`
 	Calls   []LiveCallView `json:"calls"`
+	// Pools are the virtual-number pools with their numbers and scores, as
+	// GET /v1/pools shows them; empty when the business API scores no pools.
+	Pools []routing.PoolScore `json:"pools"`
 	// Config is the config's reload status; nil when reloads are not served.
 	Config *ConfigStatus `json:"config,omitempty"`
 }
 
 func (a *Admin) overview(w http.ResponseWriter, _ *http.Request, _ *adminSession, _ string) error {
-	out := AdminOverview{Now: a.d.Now(), Tenants: a.d.Tenants, Trunks: []TrunkView{}, Calls: []LiveCallView{}}
+	out := AdminOverview{Now: a.d.Now(), Tenants: a.d.Tenants, Trunks: []TrunkView{}, Calls: []LiveCallView{},
+		Pools: []routing.PoolScore{}}
 	if out.Tenants == nil {
 		out.Tenants = []string{}
 	}
@@ -355,6 +359,9 @@ func (a *Admin) overview(w http.ResponseWriter, _ *http.Request, _ *adminSession
 	}
 	if a.d.Calls != nil {
 		out.Calls = append(out.Calls, a.d.Calls.LiveCalls()...)
+	}
+	if a.d.API.pools != nil {
+		out.Pools = append(out.Pools, a.d.API.pools.Scores()...)
 	}
 	if a.d.Config != nil {
 		st := a.d.Config.ConfigStatus()

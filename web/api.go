@@ -80,6 +80,9 @@ type InternalDeps struct {
 	Admin ConfigAdmin
 	// Recordings serves the call recordings (api_recording.go); nil: not served.
 	Recordings RecordingStore
+	// Pools orders the policy's pools of each new binding and serves /v1/pools
+	// (api_pools.go); nil: policy order, not served.
+	Pools PoolBoard
 }
 
 // Internal is the handler of the internal listener: the business API under /v1/.
@@ -97,6 +100,7 @@ type Internal struct {
 	trunks   TrunkBoard // nil: no trunk endpoints
 	// recordings is nil without recording endpoints (api_recording.go).
 	recordings RecordingStore
+	pools      PoolBoard // nil: no pool endpoints, policy order (api_pools.go)
 }
 
 var _ http.Handler = (*Internal)(nil)
@@ -126,6 +130,7 @@ func (a *apiApp) allows(tenant string) bool { return a.all || a.tenants[tenant] 
 //	DELETE /v1/tokens/{id}               revoke a token
 //	…/v1/dnc, /v1/tenants/{tenant}/{dnc,explain,calls,feedback,cost}: see api_calls.go
 //	GET /v1/trunks, GET|PUT /v1/trunks/{name}: see api_trunks.go
+//	GET /v1/pools, GET|PUT /v1/pools/{name}: see api_pools.go
 //	GET /v1/tenants/{tenant}/calls.csv: see api_export.go
 //	GET /v1/admin/config, POST /v1/admin/reload: see api_admin.go
 //	GET /v1/tenants/{tenant}/recordings, …/calls/{id}/recording: see api_recording.go
@@ -175,6 +180,7 @@ func NewInternal(d InternalDeps) (*Internal, error) {
 	h.routeExport()             // /v1/tenants/{tenant}/calls.csv: see api_export.go
 	h.routeAdmin(d.Admin)       // /v1/admin/…: see api_admin.go
 	h.routeRecordings(d.Recordings)
+	h.routePools(d.Pools) // /v1/pools…: see api_pools.go
 	h.mux.HandleFunc("/v1/", h.api(func(*apiCall) error { return errNoRoute }))
 	h.mux.HandleFunc("/", func(w http.ResponseWriter, _ *http.Request) { writeAPIError(w, errNoRoute) })
 	return h, nil

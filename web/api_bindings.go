@@ -261,7 +261,7 @@ func (h *Internal) newBinding(c *apiCall, in bindingInput) (pool.NewBinding, err
 	if nb.Expiry, err = expiryOf(in.expiry); err != nil {
 		return nb, err
 	}
-	nb.Pools = h.policy.Resolve(nb.Tenant, nb.City, nb.Channel)
+	nb.Pools = h.orderPools(h.policy.Resolve(nb.Tenant, nb.City, nb.Channel)) // best scored first (api_pools.go)
 	return nb, nil
 }
 

@@ -41,6 +41,9 @@ type MetricsSources struct {
 	Ports       func() (inUse, capacity int)
 	Sessions    func() int
 	Seats       func() []SeatGauge
+	// LeasesHeld is the caller numbers locked by calls in progress. (The pools'
+	// numbers and scores are PoolCollector's, api_pools.go.)
+	LeasesHeld func() int
 }
 
 // Metrics is callgate's Prometheus registry: counters fed by finished calls, gauges
@@ -52,6 +55,9 @@ type Metrics struct {
 	setup   *prometheus.HistogramVec
 	pdd     *prometheus.HistogramVec
 	packets *prometheus.CounterVec
+	lost    *prometheus.CounterVec
+	jitter  *prometheus.HistogramVec
+	loss    *prometheus.HistogramVec
 }
 
 // NewMetrics builds the registry.
@@ -74,7 +80,23 @@ func NewMetrics(src MetricsSources) *Metrics {
 	m.packets = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "callgate_rtp_packets_total", Help: "RTP packets of finished calls by leg (a: caller or agent, b: callee) and direction.",
 	}, []string{"leg", "dir"})
-	m.reg.MustRegister(m.calls, m.billed, m.setup, m.pdd, m.packets,
+	m.lost = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "callgate_rtp_packets_lost_total", Help: "RTP packets of finished calls that a SIP leg expected (by sequence number) and never received, by leg.",
+	}, []string{"leg"})
+	m.jitter = prometheus.NewHistogramVec(prometheus.HistogramOpts{
+		Name: "callgate_rtp_jitter_seconds", Help: "Interarrival jitter (RFC 3550) of the RTP a SIP leg received, at the end of each call, by leg.",
+		Buckets: []float64{.0005, .001, .0025, .005, .01, .02, .03, .05, .08, .12, .2},
+	}, []string{"leg"})
+	m.loss = prometheus.NewHistogramVec(prometheus.HistogramOpts{
+		Name: "callgate_rtp_loss_ratio", Help: "Share of the RTP packets a SIP leg expected that never arrived, per call, by leg.",
+		Buckets: []float64{0, .001, .005, .01, .02, .05, .1, .2, .5},
+	}, []string{"leg"})
+	for _, leg := range []string{"a", "b"} { // shown (as 0) before the first call ends
+		m.lost.WithLabelValues(leg)
+		m.jitter.WithLabelValues(leg)
+		m.loss.WithLabelValues(leg)
+	}
+	m.reg.MustRegister(m.calls, m.billed, m.setup, m.pdd, m.packets, m.lost, m.jitter, m.loss,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		&gauges{src: src})
 	return m
@@ -112,6 +134,18 @@ func (m *Metrics) CallEnded(rec pool.Call, setup time.Duration) {
 	m.packets.WithLabelValues("b", "out").Add(float64(rec.PacketsToB))
 }
 
+// LegQuality counts the receive quality of one RTP leg of a finished call: the
+// packets it received and lost, and its jitter at the end. leg is "a" (the
+// caller's) or "b" (the callee's). A leg that received nothing is not observed.
+func (m *Metrics) LegQuality(leg string, received, lost uint64, jitter time.Duration) {
+	if received == 0 && lost == 0 {
+		return
+	}
+	m.lost.WithLabelValues(leg).Add(float64(lost))
+	m.jitter.WithLabelValues(leg).Observe(jitter.Seconds())
+	m.loss.WithLabelValues(leg).Observe(float64(lost) / float64(received+lost))
+}
+
 // Register adds another part's collector (the event callbacks' delivery counters,
 // for one) to the registry.
 func (m *Metrics) Register(c prometheus.Collector) error {
@@ -141,10 +175,12 @@ var (
 	descSessions   = prometheus.NewDesc("callgate_agent_sessions", "Agents' websocket sessions.", nil, nil)
 	descSeatsUsed  = prometheus.NewDesc("callgate_seats_used", "Seats taken per tenant.", []string{"tenant"}, nil)
 	descSeatsTotal = prometheus.NewDesc("callgate_seats_total", "Seats per tenant.", []string{"tenant"}, nil)
+	descLeases     = prometheus.NewDesc("callgate_caller_leases_held", "Caller numbers locked by calls in progress.", nil, nil)
 )
 
 func (g *gauges) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{descActive, descTrunkCalls, descTrunkReg, descTrunkState, descTrunkScore, descTrunkASR, descPorts, descPortsCap, descSessions, descSeatsUsed, descSeatsTotal} {
+	for _, d := range []*prometheus.Desc{descActive, descTrunkCalls, descTrunkReg, descTrunkState, descTrunkScore, descTrunkASR, descPorts, descPortsCap, descSessions, descSeatsUsed, descSeatsTotal,
+		descLeases} {
 		ch <- d
 	}
 }
@@ -190,5 +226,8 @@ func (g *gauges) Collect(ch chan<- prometheus.Metric) {
 			ch <- prometheus.MustNewConstMetric(descSeatsUsed, prometheus.GaugeValue, float64(st.Used), st.Tenant)
 			ch <- prometheus.MustNewConstMetric(descSeatsTotal, prometheus.GaugeValue, float64(st.Total), st.Tenant)
 		}
+	}
+	if s.LeasesHeld != nil {
+		ch <- prometheus.MustNewConstMetric(descLeases, prometheus.GaugeValue, float64(s.LeasesHeld()))
 	}
 }

@@ -20,6 +20,7 @@ func TestMetricsScrapeAndDashboard(t *testing.T) {
 		Ports:       func() (int, int) { return 6, 500 },
 		Sessions:    func() int { return 4 },
 		Seats:       func() []SeatGauge { return []SeatGauge{{Tenant: "acme", Used: 4, Total: 10}} },
+		LeasesHeld:  func() int { return 2 },
 	})
 	t0 := time.Unix(1_800_000_000, 0)
 	m.CallEnded(pool.Call{Direction: pool.Outbound, OutTrunk: "a", SIPCode: 200, SetupAt: t0, RingAt: t0.Add(2 * time.Second),

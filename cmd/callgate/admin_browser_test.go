@@ -78,6 +78,12 @@ pools:
     tenant: acme
     trunks: [carrier]
     numbers: ["+862100000001"]
+  - name: acme-virtual
+    supplier: demo-telco
+    type: virtual
+    tenant: acme
+    trunks: [carrier]
+    numbers: ["+8675500000101", "+8675500000102", "+8675500000103"]
 admin:
   users:
     - name: root
@@ -111,7 +117,8 @@ admin:
 }
 
 // TestAdminPageInBrowser: after a few calls, an admin logs in on the internal
-// listener in headless Chromium and sees the trunk, the records and the charts;
+// listener in headless Chromium and sees the trunk, the virtual pool with its
+// remaining numbers, the records and the charts;
 // hanging a live call up from the page sends the carrier a BYE. The public listener
 // has no admin page. With CALLGATE_SCREENSHOT set, the page is saved as
 // admin-page.png in that path's directory (docs/).
@@ -160,6 +167,9 @@ func TestAdminPageInBrowser(t *testing.T) {
 	do(t, ctx, "log in", setValue("#login-password", adminPassword), chromedp.Click(chromedp.CSS("#login-submit")),
 		waitJS(`document.body.dataset.state === "app"`))
 	do(t, ctx, "trunk shown", waitJS(`[...document.querySelectorAll("#trunks tbody td")].some(td => td.textContent === "carrier")`))
+	do(t, ctx, "the virtual pool shown with its remaining numbers", waitJS(`[...document.querySelectorAll("#pools tbody tr")].some(tr =>
+		tr.cells[0].textContent === "acme-virtual" && tr.cells[1].textContent === "demo-telco" &&
+		tr.cells[2].textContent === "3" && tr.cells[3].textContent === "3")`))
 	do(t, ctx, "records shown", waitJS(`Number(document.body.dataset.records) >= 3`))
 	do(t, ctx, "the live call shown", waitJS(`document.querySelector("#calls button.hangup[data-call='`+live+`']") !== null`))
 	for _, chart := range []string{"#chart-calls", "#chart-answer", "#chart-setup"} {

@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io/fs"
 	"log/slog"
 	"net/http"
 	"os"
@@ -20,6 +21,7 @@ import (
 	"callgate/pool"
 	"callgate/routing"
 	"callgate/signaling"
+	"callgate/sip"
 	"callgate/web"
 
 	"github.com/fsnotify/fsnotify"
@@ -32,7 +34,8 @@ import (
 // good one is applied part by part: trunks (calls in progress keep the trunk they
 // started with), failover pools and trunk scores, caller numbers and tenants'
 // caller settings, static bindings and virtual numbers, binding rules and policy,
-// agents and their passwords and tokens, seats, and the API's apps. What cannot
+// agents and their passwords and tokens, seats, tenants' recording, and the API's
+// apps. What cannot
 // change while running (listeners, storage, media ports, …) is reported as needing
 // a restart and keeps its running value.
 
@@ -60,12 +63,16 @@ type (
 	seatTable interface {
 		SetTotals(total map[string]int)
 	}
+	recordingPolicy interface {
+		SetRecording(tenants map[string]sip.TenantRecording)
+	}
 )
 
 var (
-	_ callerRouter = (*routing.ReloadingOutbound)(nil)
-	_ seatTable    = (*signaling.Seats)(nil)
-	_ configStore  = (*pool.SQLiteStore)(nil)
+	_ callerRouter    = (*routing.ReloadingOutbound)(nil)
+	_ seatTable       = (*signaling.Seats)(nil)
+	_ recordingPolicy = (*sip.Edge)(nil)
+	_ configStore     = (*pool.SQLiteStore)(nil)
 )
 
 // reloadParts are the running parts a reload changes. A nil part is left alone.
@@ -75,6 +82,8 @@ type reloadParts struct {
 	store   configStore
 	callers callerRouter
 	seats   seatTable
+	// recording is the tenants' recording settings; calls in progress keep theirs.
+	recording recordingPolicy
 	// agents is the directory agents log in against, swapped whole.
 	agents *agentDirectory
 	// internal is the business API's handler, rebuilt for a new config (apps,
@@ -242,6 +251,10 @@ func (r *reloader) apply(ctx context.Context, old, next *configs.Config) ([]stri
 	if p.seats != nil && changed(tenantSeats(old), tenantSeats(next)) {
 		p.seats.SetTotals(tenantSeats(next))
 		applied = append(applied, "seats")
+	}
+	if p.recording != nil && changed(sip.RecordingsFrom(old), sip.RecordingsFrom(next)) {
+		p.recording.SetRecording(sip.RecordingsFrom(next))
+		applied = append(applied, "recording")
 	}
 	if p.agents != nil && p.newDirectory != nil && (changed(withoutPos(old.Agents), withoutPos(next.Agents)) ||
 		changed(old.AgentsLockout, next.AgentsLockout)) {
@@ -555,8 +568,30 @@ func startRecordPruner(ctx context.Context, cfg *configs.Config, store pool.Call
 	if err != nil {
 		return nil, fmt.Errorf("records metrics: %w", err)
 	}
+	log = log.With("component", "records-pruner")
 	p := pool.NewPruner(store, pool.PrunerSettings{Retention: cfg.Records.Retention.Std(), Every: cfg.Records.PruneEvery.Std(),
-		Log: log.With("component", "records-pruner"), OnPass: pruned.Add})
+		Log: log, OnPass: func(r pool.PruneResult) {
+			pruned.Add(r)
+			removeRecordingFiles(r.RecordingFiles, log)
+		}})
 	p.Start(ctx)
 	return p.Stop, nil
+}
+
+// removeRecordingFiles deletes the WAV files of pruned recordings. A file already
+// gone is fine; other failures are logged, and the file stays for an admin.
+func removeRecordingFiles(paths []string, log *slog.Logger) {
+	removed := 0
+	for _, p := range paths {
+		err := os.Remove(p)
+		switch {
+		case err == nil:
+			removed++
+		case !errors.Is(err, fs.ErrNotExist):
+			log.Warn("pruned recording's file not deleted", "path", p, "err", err)
+		}
+	}
+	if removed > 0 {
+		log.Info("deleted pruned recordings' files", "files", removed)
+	}
 }

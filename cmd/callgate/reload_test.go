@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"callgate/configs"
+	"callgate/pool"
 	"callgate/sip/demo"
 	"callgate/web"
 	"callgate/web/apiclient"
@@ -433,5 +434,63 @@ func TestReloadOnSIGHUP(t *testing.T) {
 	}
 	if st := r.status(); st.LastReload == nil {
 		t.Fatal("no reload reported")
+	}
+}
+
+// writeRecording writes the config with acme recording its calls to dir.
+func (r *reloadRig) writeRecording(trunks, pools, dir string) {
+	r.t.Helper()
+	text := fmt.Sprintf(reloadYAML, r.portBase, r.portBase+998, r.db, trunks, pools)
+	caps := "caps: " + noCaps
+	if !strings.Contains(text, caps) {
+		r.t.Fatal("the reload config has no caps line to follow with a recording section")
+	}
+	text = strings.Replace(text, caps, "caps: "+recordingCaps(dir, true), 1)
+	tmp := r.path + ".tmp"
+	if err := os.WriteFile(tmp, []byte(text), 0o644); err != nil {
+		r.t.Fatal(err)
+	}
+	if err := os.Rename(tmp, r.path); err != nil {
+		r.t.Fatal(err)
+	}
+}
+
+// A reload that turns the tenant's recording on records the calls after it, not the
+// one in progress; the API reports it applied.
+func TestReloadAppliesRecording(t *testing.T) {
+	ca := newCarrier(t)
+	r := newReloadRig(t, trunkYAML("carrier-a", ca), poolYAML("acme-a", numberA, "carrier-a"))
+	records := &agentRig{dbPath: r.db} // for waitRecording, hasRecording
+	dir := filepath.Join(r.dir, "recordings")
+
+	alice := newGoAgent(t, r.base, agentToken)
+	before := alice.dial("+8613800138000")
+	alice.state("connected")
+	eventually(t, "carrier A answered", func() bool { return len(ca.Calls()) == 1 })
+
+	r.writeRecording(trunkYAML("carrier-a", ca), poolYAML("acme-a", numberA, "carrier-a"), dir)
+	res := r.waitReload(time.Time{})
+	if !res.OK || !res.Changed || !strings.Contains(strings.Join(res.Applied, ","), "recording") {
+		t.Fatalf("reload turning recording on: %+v", res)
+	}
+	alice.send(map[string]any{"type": "hangup", "call": before})
+	alice.state("ended")
+	if records.hasRecording(t, before) {
+		t.Error("the call in progress at the reload was recorded; it started unrecorded")
+	}
+
+	after := alice.dialAgain("+8613800138001")
+	alice.state("connected")
+	eventually(t, "carrier A answered the second call", func() bool { return len(ca.Calls()) == 2 })
+	n := len(ca.Calls()[1].Heard())
+	eventually(t, "audio flows", func() bool { return len(ca.Calls()[1].Heard()) > n+1600 })
+	alice.send(map[string]any{"type": "hangup", "call": after})
+	alice.state("ended")
+	rec := records.waitRecording(t, after)
+	if rec.State != pool.RecordingDone || rec.Path != filepath.Join(dir, after+".wav") || rec.Bytes <= 44 {
+		t.Fatalf("recording after the reload: %+v", rec)
+	}
+	if st, err := os.Stat(rec.Path); err != nil || st.Size() != rec.Bytes {
+		t.Fatalf("recording file: %v, %v; row says %d bytes", st, err, rec.Bytes)
 	}
 }

@@ -209,6 +209,30 @@ func loopbackOnly(cfg *configs.Config) bool {
 	return err == nil && a.IsLoopback()
 }
 
+// openRecordings closes, at start, the recordings a stopped process left open;
+// *pool.SQLiteStore does (the PostgreSQL store keeps no recordings yet).
+type openRecordings interface {
+	CloseOpenRecordings(ctx context.Context) ([]pool.Recording, error)
+}
+
+var _ openRecordings = (*pool.SQLiteStore)(nil)
+
+// qualityObserver is the edge's observer of calls: the observers of finished calls
+// and calls in progress, and the metrics, which also count the legs' RTP quality.
+type qualityObserver struct {
+	hooks.Observers
+	metrics *web.Metrics
+}
+
+var _ sip.CallQualityObserver = qualityObserver{}
+
+// CallQuality counts the legs' loss and jitter.
+func (o qualityObserver) CallQuality(_ pool.Call, legs []sip.LegQuality) {
+	for _, l := range legs {
+		o.metrics.LegQuality(l.Leg, l.Stats.PacketsIn, l.Stats.PacketsLost, l.Stats.Jitter)
+	}
+}
+
 // serve wires the parts together and runs them until ctx ends.
 func serve(ctx context.Context, cfg *configs.Config, log *slog.Logger, stdout io.Writer) error {
 	store, err := openStore(ctx, cfg, log) // store.go: SQLite or PostgreSQL
@@ -223,6 +247,14 @@ func serve(ctx context.Context, cfg *configs.Config, log *slog.Logger, stdout io
 		return fmt.Errorf("close interrupted calls: %w", err)
 	} else if len(open) > 0 {
 		log.Warn("ended the records of calls a stopped process left open", "calls", len(open))
+	}
+	// So are the recordings it was writing: their files stop where the process did.
+	if rs, ok := store.(openRecordings); ok {
+		if open, err := rs.CloseOpenRecordings(ctx); err != nil {
+			return fmt.Errorf("close interrupted recordings: %w", err)
+		} else if len(open) > 0 {
+			log.Warn("marked failed the recordings a stopped process left open", "recordings", len(open))
+		}
 	}
 	records := pool.NewJournal(store, pool.JournalOptions{Log: log.With("component", "records")})
 	defer records.Close() // after the edge drained, before the store closes
@@ -270,6 +302,7 @@ func serve(ctx context.Context, cfg *configs.Config, log *slog.Logger, stdout io
 	}
 	var edge *sip.Edge
 	var agents *signaling.Server
+	var callers *routing.ReloadingOutbound
 	seats := signaling.NewSeats(tenantSeats(cfg))
 	metrics := web.NewMetrics(web.MetricsSources{
 		ActiveCalls: func() int { return edge.ActiveCalls() },
@@ -283,11 +316,13 @@ func serve(ctx context.Context, cfg *configs.Config, log *slog.Logger, stdout io
 			}
 			return out
 		},
+		LeasesHeld: func() int { return callers.LeasesHeld() },
 	})
 	if err := metrics.Register(events); err != nil {
 		return err
 	}
-	callers, err := routing.NewReloadingOutbound(ctx, cfg, store, routing.WithLogger(log.With("component", "callers")))
+	callers, err = routing.NewReloadingOutbound(ctx, cfg, store,
+		append(callerOptions(store), routing.WithLogger(log.With("component", "callers")))...) // store.go
 	if err != nil {
 		return fmt.Errorf("caller numbers: %w", err)
 	}
@@ -308,8 +343,19 @@ func serve(ctx context.Context, cfg *configs.Config, log *slog.Logger, stdout io
 	scoring, stopScoring := context.WithCancel(ctx)
 	defer stopScoring()
 	go scores.Run(scoring, cfg.SIP.Scoring.Every.Std())
+	// Pool scores order a binding's pools (routing/pool_score.go); counts are read
+	// off the binding path.
+	pools := routing.NewPoolBoard(scores, nil, 0)
+	pools.SetPools(routing.PoolDefsFrom(cfg))
+	poolCounts, _ := any(store).(routing.PoolCounter) // SQLite; without it pools are not counted
+	if poolCounts != nil {
+		go pools.Run(scoring, poolCounts, cfg.SIP.Scoring.Every.Std(), func(err error) { log.Warn("pool scores", "err", err) })
+	}
+	if err := metrics.Register(web.NewPoolCollector(pools)); err != nil {
+		return err
+	}
 	edge, err = sip.New(set, cfg.Trunks, inbound, records, ports, sip.WithLogger(log),
-		sip.WithOutboundRouter(callers), sip.WithObserver(hooks.Observers{metrics, events}), sip.WithCallbacks(callbacks, pages),
+		sip.WithOutboundRouter(callers), sip.WithObserver(qualityObserver{hooks.Observers{metrics, events}, metrics}), sip.WithCallbacks(callbacks, pages),
 		sip.WithTrunkScorer(scores), sip.WithFailoverPools(cfg.Pools), sip.WithRecording(store, sip.RecordingsFrom(cfg)))
 	if err != nil {
 		return err
@@ -355,7 +401,8 @@ func serve(ctx context.Context, cfg *configs.Config, log *slog.Logger, stdout io
 		if err != nil {
 			return nil, fmt.Errorf("binding policy: %w", err)
 		}
-		api, err := web.NewInternal(web.InternalDeps{Bindings: events.Bindings(store), Nonces: store, Policy: policy,
+		pools.SetPools(routing.PoolDefsFrom(cfg))
+		api, err := web.NewInternal(web.InternalDeps{Bindings: events.Bindings(store), Nonces: store, Policy: policy, Pools: pools,
 			Apps: web.APIAppsFrom(cfg), Log: log.With("component", "api"), Tokens: agentTokens(cfg, store, agents),
 			Outbound: web.OutboundAPI{DoNotCall: callers, Lists: store, Explainer: callers, Records: store, Costs: store},
 			Trunks:   trunkBoard{edge: edge, scores: scores}, Admin: reload, Recordings: store})
@@ -371,7 +418,7 @@ func serve(ctx context.Context, cfg *configs.Config, log *slog.Logger, stdout io
 	}
 	internal := newSwapHandler(api)
 	reload.parts = reloadParts{trunks: edge, scores: scores, store: store, callers: callers, seats: seats,
-		agents: agentDir, newDirectory: newDirectory, internal: internal, newInternal: newInternal}
+		recording: edge, agents: agentDir, newDirectory: newDirectory, internal: internal, newInternal: newInternal}
 	stopReload := reload.start(ctx) // config file watch and SIGHUP
 	defer stopReload()
 	stopPruner, err := startRecordPruner(ctx, cfg, store, metrics, log)
@@ -379,6 +426,10 @@ func serve(ctx context.Context, cfg *configs.Config, log *slog.Logger, stdout io
 		return err
 	}
 	defer stopPruner()
+	supplierAPI, err := supplierEndpoint(cfg, store, pools, poolCounts, log)
+	if err != nil {
+		return err
+	}
 	public := web.NewPublic(map[string]web.Check{
 		"sip": func(context.Context) error {
 			if edge.Draining() {
@@ -387,7 +438,7 @@ func serve(ctx context.Context, cfg *configs.Config, log *slog.Logger, stdout io
 			return nil
 		},
 		"store": store.Ping,
-	}, web.WithWebsocket(agents), web.WithMetrics(metrics.Handler()), web.WithAssets(web.Assets()))
+	}, web.WithWebsocket(agents), web.WithMetrics(metrics.Handler()), web.WithAssets(web.Assets()), supplierAPI)
 	var servers []*http.Server
 	errc := make(chan error, 2)
 	for _, l := range []struct {
@@ -450,4 +501,32 @@ func serve(ctx context.Context, cfg *configs.Config, log *slog.Logger, stdout io
 	}
 	log.Info("stopped")
 	return runErr
+}
+
+// supplierEndpoint serves the supplier endpoint on the public listener when the config
+// has suppliers and the store takes their reports (web/supplier.go); a report that
+// changes a number refreshes the pool scores at once.
+func supplierEndpoint(cfg *configs.Config, store any, pools *routing.PoolBoard, counts routing.PoolCounter, log *slog.Logger) (web.PublicOption, error) {
+	numbers, ok := store.(web.NumberReporter)
+	nonces, ok2 := store.(web.NonceStore)
+	if len(cfg.Suppliers) == 0 || !ok || !ok2 {
+		if len(cfg.Suppliers) > 0 {
+			log.Warn("suppliers are configured but the store takes no number reports: the supplier endpoint is off")
+		}
+		return func(*web.Public) {}, nil
+	}
+	api, err := web.NewSupplierAPI(web.SupplierDeps{Numbers: numbers, Nonces: nonces, Suppliers: web.SupplierAppsFrom(cfg),
+		Log: log.With("component", "supplier-api"),
+		Changed: func(ctx context.Context, _ pool.NumberStateChange) {
+			if counts == nil {
+				return
+			}
+			if err := pools.Refresh(ctx, counts); err != nil {
+				log.Warn("pool scores after a supplier report", "err", err)
+			}
+		}})
+	if err != nil {
+		return nil, fmt.Errorf("supplier endpoint: %w", err)
+	}
+	return web.WithSuppliers(api), nil
 }

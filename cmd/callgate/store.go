@@ -15,8 +15,8 @@ import (
 )
 
 // servingStore is what serve needs of the store: the consumers' own interfaces.
-// *pool.SQLiteStore is one, and so is *pool.PostgresStore (whose missing methods
-// fail with pool.ErrUnsupported).
+// *pool.SQLiteStore is one, and so is *pool.PostgresStore; both pass the same
+// conformance suite (pool/storetest).
 type servingStore interface {
 	pool.Store
 	pool.BatchWriter
@@ -63,4 +63,15 @@ func openStore(ctx context.Context, cfg *configs.Config, log *slog.Logger) (serv
 		return pool.OpenSQLite(ctx, st.SQLite.Path, opts...)
 	}
 	return nil, fmt.Errorf("open store: %w", errors.New("the config names no store"))
+}
+
+// callerOptions are the outbound router's options for store: on PostgreSQL, shared
+// by several instances, every caller number is reserved in the store (see
+// routing.WithSharedStore) and leases carry the store's instance name.
+func callerOptions(store servingStore) []routing.RouterOption {
+	pg, ok := store.(*pool.PostgresStore)
+	if !ok {
+		return nil
+	}
+	return []routing.RouterOption{routing.WithSharedStore(), routing.WithInstance(pg.Instance())}
 }

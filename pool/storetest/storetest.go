@@ -70,6 +70,31 @@ func Run(t *testing.T, open Opener) {
 		{"DoNotCall", testDoNotCall},
 		{"Nonces", testNonces},
 		{"Close", testClose},
+		{"BindingRead", testBindingRead},
+		{"UpdateBinding", testUpdateBinding},
+		{"DeleteBinding", testDeleteBinding},
+		{"ListBindings", testListBindings},
+		{"GCExpiryTypes", testGCExpiryTypes},
+		{"GCSettings", testGCSettings},
+		{"GCBatches", testGCBatches},
+		{"GCRacesAllocation", testGCRacesAllocation},
+		{"Callbacks", testCallbacks},
+		{"CallbacksSweep", testCallbacksSweep},
+		{"AgentTokens", testAgentTokens},
+		{"AgentTokensChecks", testAgentTokensChecks},
+		{"RevokeAgentTokens", testRevokeAgentTokens},
+		{"AgentTokensClosed", testAgentTokensClosed},
+		{"ListCallsFilters", testListCallsFilters},
+		{"ListCallsDetails", testListCallsDetails},
+		{"ListCallsPages", testListCallsPages},
+		{"ListCallsRefuses", testListCallsRefuses},
+		{"ListFeedback", testListFeedback},
+		{"CostOf", testCostOf},
+		{"ListDNC", testListDNC},
+		{"Recordings", testRecordings},
+		{"PruneCalls", testPruneCalls},
+		{"CloseOpenRecordings", testCloseOpenRecordings},
+		{"PoolCountsAndReports", testPoolCountsAndReports},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) { tc.fn(t, open) })
@@ -93,6 +118,13 @@ func (c *Clock) Now() time.Time {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return c.now
+}
+
+// Set stops the clock at t.
+func (c *Clock) Set(t time.Time) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.now = t
 }
 
 // Advance moves the clock on by d.

@@ -93,6 +93,9 @@ async function refresh(all) {
   }
   fill("#trunks", ov.trunks, (t) => [t.name, t.supplier || "", el("span", t.state, "state-" + t.state),
     t.probe ? t.probe.state : "", el("span", t.active, "num"), pct(t.asr), t.score.toFixed(2), t.why], "no trunks");
+  fill("#pools", ov.pools, (p) => [p.pool, p.supplier || "", el("span", p.counted ? p.remaining : "?", "num"),
+    el("span", p.total, "num"), el("span", p.blocked, "num"), pct(p.asr), String(p.weight), p.score.toFixed(2),
+    p.drained ? "drained" : (p.takes_bindings ? "yes" : "no"), p.why], "no virtual pools");
   fill("#calls", ov.calls, (c) => {
     const b = el("button", "Hang up", "hangup");
     b.dataset.call = c.id;
