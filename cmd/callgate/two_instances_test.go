@@ -216,7 +216,7 @@ api:
 		for _, name := range agents {
 			ag := byAgent[name]
 			wg.Go(func() {
-				for k := 0; k < 6; {
+				for k := 0; k < selectionsPerAgent; {
 					id := fmt.Sprintf("%s-%d", name, k)
 					ag.send(map[string]any{"type": "dial", "id": id, "to": fmt.Sprintf("+86138001%05d", rand.IntN(100000))})
 					m := ag.next("call", "error")
@@ -228,7 +228,7 @@ api:
 					c := ag.state("connected")
 					from, _ := c["from"].(string)
 					h := holdSpan{number: from, start: seq.Add(1), via: via[name].name}
-					time.Sleep(time.Duration(50+rand.IntN(150)) * time.Millisecond)
+					time.Sleep(time.Duration(10+rand.IntN(60)) * time.Millisecond)
 					h.end = seq.Add(1)
 					ag.send(map[string]any{"type": "hangup", "call": call})
 					ag.state("ended")
@@ -240,8 +240,8 @@ api:
 			})
 		}
 		wg.Wait()
-		if len(holds) != 6*len(agents) {
-			t.Fatalf("%d calls placed, want %d", len(holds), 6*len(agents))
+		if len(holds) != selectionsPerAgent*len(agents) {
+			t.Fatalf("%d calls placed, want %d", len(holds), selectionsPerAgent*len(agents))
 		}
 		byNumber := map[string][]holdSpan{}
 		perVia := map[string]int{}
@@ -323,6 +323,10 @@ api:
 		}
 	})
 }
+
+// selectionsPerAgent: four agents, two per instance, make 200 caller-number
+// selections between them.
+const selectionsPerAgent = 50
 
 func agentsYAML(names []string) string {
 	s := ""
