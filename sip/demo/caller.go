@@ -279,6 +279,15 @@ func (oc *OutCall) Cancel() { oc.cancel() }
 func (oc *OutCall) Hangup(ctx context.Context) error {
 	select {
 	case <-oc.answered:
+	case <-oc.final: // answered 200: the ACK and the media set-up follow at once
+		if oc.Code() != 200 {
+			return errors.New("demo caller: call not answered")
+		}
+		select {
+		case <-oc.answered:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
 	default:
 		return errors.New("demo caller: call not answered")
 	}
