@@ -1,18 +1,14 @@
 package main
 
 import (
-	"context"
 	"fmt"
-	"log/slog"
 	"net"
 	"net/http"
 	"os"
 	"path/filepath"
-	"regexp"
 	"testing"
 	"time"
 
-	"callgate/configs"
 	"callgate/sip/demo"
 
 	"github.com/chromedp/chromedp"
@@ -89,30 +85,8 @@ admin:
     - name: root
       password_hash: "%s"
 `, internal, db, noCaps, filepath.Join(dir, "recordings"), carrier.Addr().Port(), hash)
-	path := filepath.Join(dir, "callgate.yaml")
-	if err := os.WriteFile(path, []byte(cfgText), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	cfg, err := configs.Load(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	out, logs := &lineWriter{}, &lineWriter{}
-	done := make(chan error, 1)
-	go func() {
-		done <- serve(ctx, cfg, slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})), out)
-	}()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("serve: %v", err)
-		}
-		if t.Failed() {
-			t.Logf("callgate logs:\n%s", tail(logs.String(), 6000))
-		}
-	})
-	base := out.wait(t, regexp.MustCompile(`page at (http://127\.0\.0\.1:\d+/)`))[1]
+	srv := serveYAML(t, dir, cfgText)
+	base, logs := srv.base, srv.logs
 	return &agentRig{base: base, carrier: carrier, dbPath: db, logs: logs}, "http://" + internal + "/"
 }
 

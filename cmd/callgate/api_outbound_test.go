@@ -6,13 +6,10 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"log/slog"
 	"net"
 	"net/http"
 	"net/url"
-	"os"
 	"path/filepath"
-	"regexp"
 	"testing"
 	"time"
 
@@ -83,30 +80,8 @@ api:
       tenants: [acme]
       secret_env: CRM_SECRET
 `, internal, db, noCaps, carrier.Addr().Port())
-	path := filepath.Join(dir, "callgate.yaml")
-	if err := os.WriteFile(path, []byte(cfgText), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	cfg, err := configs.Load(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	out, logs := &lineWriter{}, &lineWriter{}
-	done := make(chan error, 1)
-	go func() {
-		done <- serve(ctx, cfg, slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})), out)
-	}()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("serve: %v", err)
-		}
-		if t.Failed() {
-			t.Logf("callgate logs:\n%s", tail(logs.String(), 6000))
-		}
-	})
-	base := out.wait(t, regexp.MustCompile(`page at (http://127\.0\.0\.1:\d+/)`))[1]
+	srv := serveYAML(t, dir, cfgText)
+	base, logs := srv.base, srv.logs
 	return &agentRig{base: base, carrier: carrier, dbPath: db, logs: logs}, "http://" + internal
 }
 

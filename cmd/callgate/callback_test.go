@@ -3,16 +3,13 @@ package main
 import (
 	"context"
 	"fmt"
-	"log/slog"
 	"net/netip"
-	"os"
 	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
 	"time"
 
-	"callgate/configs"
 	"callgate/pool"
 	"callgate/sip/demo"
 )
@@ -90,30 +87,8 @@ pools:
     trunks: [carrier]
     numbers: [%q]
 `, db, noCaps, callbacksYAML, carrier.Addr().Port(), callerNumber)
-	path := filepath.Join(dir, "callgate.yaml")
-	if err := os.WriteFile(path, []byte(cfgText), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	cfg, err := configs.Load(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	out, logs := &lineWriter{}, &lineWriter{}
-	done := make(chan error, 1)
-	go func() {
-		done <- serve(ctx, cfg, slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})), out)
-	}()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("serve: %v", err)
-		}
-		if t.Failed() {
-			t.Logf("callgate logs:\n%s", tail(logs.String(), 8000))
-		}
-	})
-	base := out.wait(t, regexp.MustCompile(`page at (http://127\.0\.0\.1:\d+/)`))[1]
+	srv := serveYAML(t, dir, cfgText)
+	base, out, logs := srv.base, srv.out, srv.logs
 	sipAddr := out.wait(t, regexp.MustCompile(`SIP on udp (127\.0\.0\.1:\d+)`))[1]
 	return &callbackRig{agentRig: &agentRig{base: base, carrier: carrier, dbPath: db, logs: logs},
 		sip: netip.MustParseAddrPort(sipAddr), caller: caller}

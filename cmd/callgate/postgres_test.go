@@ -3,17 +3,13 @@ package main
 import (
 	"context"
 	"fmt"
-	"log/slog"
 	"net/netip"
-	"os"
-	"path/filepath"
 	"regexp"
 	"testing"
 	"time"
 
 	"github.com/jackc/pgx/v5"
 
-	"callgate/configs"
 	"callgate/pool"
 	"callgate/pool/pgtest"
 	"callgate/sip/demo"
@@ -94,30 +90,8 @@ bindings:
     b: "%s"
     trunk: carrier
 `, instance, noCaps, carrier.Addr().Port(), virtual, partyB)
-	path := filepath.Join(dir, "callgate.yaml")
-	if err := os.WriteFile(path, []byte(cfgText), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	cfg, err := configs.Load(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	out, logs := &lineWriter{}, &lineWriter{}
-	done := make(chan error, 1)
-	go func() {
-		done <- serve(ctx, cfg, slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})), out)
-	}()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("serve: %v", err)
-		}
-		if t.Failed() {
-			t.Logf("callgate logs:\n%s", tail(logs.String(), 8000))
-		}
-	})
-	base := out.wait(t, regexp.MustCompile(`page at (http://127\.0\.0\.1:\d+/)`))[1]
+	cg := serveYAML(t, dir, cfgText)
+	base, out := cg.base, cg.out
 	sipAddr := netip.MustParseAddrPort(out.wait(t, regexp.MustCompile(`SIP on udp (127\.0\.0\.1:\d+)`))[1])
 
 	// The records are read back through a store of another instance on the same

@@ -1,0 +1,51 @@
+package main
+
+import (
+	"context"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"regexp"
+	"testing"
+
+	"callgate/configs"
+)
+
+// served is callgate serving a config in this process for one test.
+type served struct {
+	base string      // the page, http://127.0.0.1:port/
+	out  *lineWriter // what callgate printed (its listeners)
+	logs *lineWriter // its log, at debug level
+}
+
+// serveYAML writes text as dir/callgate.yaml, loads it and serves it until the test
+// ends, when it checks that serve stopped cleanly and, if the test failed, prints the
+// tail of the log.
+func serveYAML(t *testing.T, dir, text string) *served {
+	t.Helper()
+	path := filepath.Join(dir, "callgate.yaml")
+	if err := os.WriteFile(path, []byte(text), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := configs.Load(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	s := &served{out: &lineWriter{}, logs: &lineWriter{}}
+	done := make(chan error, 1)
+	go func() {
+		done <- serve(ctx, cfg, slog.New(slog.NewTextHandler(s.logs, &slog.HandlerOptions{Level: slog.LevelDebug})), s.out)
+	}()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("serve: %v", err)
+		}
+		if t.Failed() {
+			t.Logf("callgate logs:\n%s", tail(s.logs.String(), 8000))
+		}
+	})
+	s.base = s.out.wait(t, regexp.MustCompile(`page at (http://127\.0\.0\.1:\d+/)`))[1]
+	return s
+}
