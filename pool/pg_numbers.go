@@ -64,7 +64,7 @@ func (s *PostgresStore) ReportNumber(ctx context.Context, supplier, number strin
 		err := tx.QueryRow(ctx, `SELECT pool, state FROM virtual_numbers WHERE number = $1 AND supplier = $2 FOR UPDATE`,
 			number, supplier).Scan(&ch.Pool, &ch.Before)
 		if errors.Is(err, pgx.ErrNoRows) {
-			return fmt.Errorf("%w: supplier %s has no virtual number %s", ErrNotFound, supplier, number)
+			return pgReportCaller(ctx, tx, &ch, r)
 		}
 		if err != nil || ch.Before == after {
 			return err
@@ -81,4 +81,31 @@ func (s *PostgresStore) ReportNumber(ctx context.Context, supplier, number strin
 			"pool", ch.Pool, "from", ch.Before, "to", ch.After)
 	}
 	return ch, nil
+}
+
+// pgReportCaller applies report r to ch.Number as a caller number of ch.Supplier,
+// as reportCaller does on SQLite.
+func pgReportCaller(ctx context.Context, tx pgx.Tx, ch *NumberStateChange, r NumberReport) error {
+	var reason string
+	err := tx.QueryRow(ctx, `SELECT pool, tenant, rest_reason FROM caller_numbers WHERE number = $1 AND supplier = $2 FOR UPDATE`,
+		ch.Number, ch.Supplier).Scan(&ch.Pool, &ch.Tenant, &reason)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return fmt.Errorf("%w: supplier %s has no number %s", ErrNotFound, ch.Supplier, ch.Number)
+	}
+	if err != nil {
+		return err
+	}
+	ch.Caller, ch.Before = true, callerReportState(reason)
+	until, rest := callerRest(r)
+	if r == ReportRestored && ch.Before == "available" {
+		ch.After, ch.RestReason = "available", reason
+		return nil
+	}
+	ch.RestReason = rest
+	if ch.Before == ch.After {
+		return nil
+	}
+	_, err = tx.Exec(ctx, `UPDATE caller_numbers SET resting_until = $1, rest_reason = $2 WHERE number = $3`,
+		until, rest, ch.Number)
+	return err
 }

@@ -45,7 +45,9 @@ func NewPublic(checks map[string]Check, opts ...PublicOption) *Public {
 		o(p)
 	}
 	if p.assets != nil {
-		p.mux.Handle("GET /", p.assets)
+		// Method-less, so that method-less prefixes such as /supplier/v1/ are more
+		// specific instead of conflicting; the assets answer 405 to other methods.
+		p.mux.Handle("/", p.assets)
 	} else {
 		p.mux.HandleFunc("GET /{$}", p.index)
 	}

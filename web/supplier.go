@@ -179,7 +179,7 @@ func (s *SupplierAPI) report(w http.ResponseWriter, r *http.Request) {
 		ch, err := s.numbers.ReportNumber(r.Context(), supplier, n, rep)
 		if errors.Is(err, pool.ErrNotFound) {
 			return &requestError{status: http.StatusNotFound, code: "not_found",
-				msg: "supplier " + strconv.Quote(supplier) + " has no virtual number " + n}
+				msg: "supplier " + strconv.Quote(supplier) + " has no number " + n}
 		}
 		if err != nil {
 			return err

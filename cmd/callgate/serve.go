@@ -426,7 +426,7 @@ func serve(ctx context.Context, cfg *configs.Config, log *slog.Logger, stdout io
 		return err
 	}
 	defer stopPruner()
-	supplierAPI, err := supplierEndpoint(cfg, store, pools, poolCounts, log)
+	supplierAPI, err := supplierEndpoint(cfg, store, pools, poolCounts, callers, log)
 	if err != nil {
 		return err
 	}
@@ -506,7 +506,14 @@ func serve(ctx context.Context, cfg *configs.Config, log *slog.Logger, stdout io
 // supplierEndpoint serves the supplier endpoint on the public listener when the config
 // has suppliers and the store takes their reports (web/supplier.go); a report that
 // changes a number refreshes the pool scores at once.
-func supplierEndpoint(cfg *configs.Config, store any, pools *routing.PoolBoard, counts routing.PoolCounter, log *slog.Logger) (web.PublicOption, error) {
+// callerReports takes suppliers' reports on caller numbers into the caller-number
+// router's memory (routing.Outbound.SupplierReport).
+type callerReports interface {
+	SupplierReport(number string, untilMS int64, reason string) bool
+}
+
+func supplierEndpoint(cfg *configs.Config, store any, pools *routing.PoolBoard, counts routing.PoolCounter,
+	callers callerReports, log *slog.Logger) (web.PublicOption, error) {
 	numbers, ok := store.(web.NumberReporter)
 	nonces, ok2 := store.(web.NonceStore)
 	if len(cfg.Suppliers) == 0 || !ok || !ok2 {
@@ -517,7 +524,15 @@ func supplierEndpoint(cfg *configs.Config, store any, pools *routing.PoolBoard, 
 	}
 	api, err := web.NewSupplierAPI(web.SupplierDeps{Numbers: numbers, Nonces: nonces, Suppliers: web.SupplierAppsFrom(cfg),
 		Log: log.With("component", "supplier-api"),
-		Changed: func(ctx context.Context, _ pool.NumberStateChange) {
+		Changed: func(ctx context.Context, ch pool.NumberStateChange) {
+			if ch.Caller { // one of the tenants' caller numbers: rest it (or not) at once
+				var until int64
+				if ch.RestReason != "" {
+					until = pool.SupplierRestUntil
+				}
+				callers.SupplierReport(ch.Number, until, ch.RestReason)
+				return
+			}
 			if counts == nil {
 				return
 			}

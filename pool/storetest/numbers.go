@@ -3,6 +3,7 @@ package storetest
 import (
 	"context"
 	"testing"
+	"time"
 
 	"callgate/pool"
 )
@@ -85,4 +86,53 @@ func testPoolCountsAndReports(t *testing.T, open Opener) {
 	wantErr(t, err, pool.ErrNotFound)
 	_, err = ns.ReportNumber(ctx, "sup", p2[0].Number, "lost")
 	wantErr(t, err, pool.ErrInvalid)
+}
+
+// A supplier's report on one of the tenants' caller numbers rests it (blocked or
+// withdrawn) until the supplier restores it: no reservation takes it meanwhile, and
+// restoring never lifts a rest the number's own answer rate earned.
+func testCallerNumberReports(t *testing.T, open Opener) {
+	s := open(t, pool.WithClock(NewClock(t0).Now))
+	ns := need[NumberStates](t, s)
+	ctx := ctxT(t)
+	nums := callerNumbers(2)
+	for i := range nums {
+		nums[i].Supplier = "sup"
+	}
+	must(t, s.SyncCallerNumbers(ctx, nums))
+	n0 := nums[0].Number
+	ch, err := ns.ReportNumber(ctx, "sup", n0, pool.ReportBlocked)
+	must(t, err)
+	if !ch.Caller || ch.Tenant != "t1" || ch.Before != "available" || ch.After != "blocked" ||
+		ch.RestReason != pool.SupplierRestPrefix+"blocked" {
+		t.Fatalf("block a caller number: %+v", ch)
+	}
+	r, err := s.ReserveCaller(ctx, request("+8613800000001", 0, pool.Caps{}, n0, nums[1].Number))
+	must(t, err)
+	if r.Number != nums[1].Number || len(r.Skipped) != 1 || r.Skipped[0].Reason != pool.SkipResting {
+		t.Fatalf("reserved %+v; want the blocked number skipped as resting", r)
+	}
+	got, err := s.CallerNumbers(ctx, "t1")
+	must(t, err)
+	if got[0].RestReason != pool.SupplierRestPrefix+"blocked" || got[0].RestingUntil.Before(t0.AddDate(1000, 0, 0)) {
+		t.Fatalf("stored %+v", got[0])
+	}
+	// Kept through a config sync (a restart).
+	must(t, s.SyncCallerNumbers(ctx, nums))
+	if got, _ := s.CallerNumbers(ctx, "t1"); got[0].RestReason != pool.SupplierRestPrefix+"blocked" {
+		t.Fatalf("after a sync: %+v", got[0])
+	}
+	ch, err = ns.ReportNumber(ctx, "sup", n0, pool.ReportRestored)
+	must(t, err)
+	if ch.Before != "blocked" || ch.After != "available" || ch.RestReason != "" {
+		t.Fatalf("restore: %+v", ch)
+	}
+	r, err = s.ReserveCaller(ctx, request("+8613800000002", time.Second, pool.Caps{}, n0))
+	must(t, err)
+	if r.Number != n0 {
+		t.Fatalf("restored number not reserved: %+v", r)
+	}
+	// Another supplier's caller number is not found.
+	_, err = ns.ReportNumber(ctx, "other", nums[1].Number, pool.ReportBlocked)
+	wantErr(t, err, pool.ErrNotFound)
 }

@@ -95,6 +95,7 @@ func Run(t *testing.T, open Opener) {
 		{"PruneCalls", testPruneCalls},
 		{"CloseOpenRecordings", testCloseOpenRecordings},
 		{"PoolCountsAndReports", testPoolCountsAndReports},
+		{"CallerNumberReports", testCallerNumberReports},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) { tc.fn(t, open) })
