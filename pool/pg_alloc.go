@@ -46,7 +46,7 @@ func (s *PostgresStore) SyncVirtualNumbers(ctx context.Context, ns []VirtualNumb
 				VALUES ($1, $2, $3, $4, $5, $6, 'available', $7)
 				ON CONFLICT (number) DO UPDATE SET pool = $2, tenant = $3, supplier = $4, region = $5,
 					trunk = $6, synced_at = $7,
-					state = CASE virtual_numbers.state WHEN 'retired' THEN 'available' ELSE virtual_numbers.state END`,
+					state = CASE WHEN virtual_numbers.state = 'retired' AND virtual_numbers.withdrawn_at IS NULL THEN 'available' ELSE virtual_numbers.state END`,
 				n.Number, n.Pool, n.Tenant, n.Supplier, n.Region, n.Trunk, now); err != nil {
 				return fmt.Errorf("number %s: %w", n.Number, err)
 			}

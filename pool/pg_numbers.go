@@ -69,7 +69,9 @@ func (s *PostgresStore) ReportNumber(ctx context.Context, supplier, number strin
 		if err != nil || ch.Before == after {
 			return err
 		}
-		_, err = tx.Exec(ctx, `UPDATE virtual_numbers SET state = $1, synced_at = $2 WHERE number = $3`,
+		// withdrawn_at keeps a withdrawn number retired through config syncs.
+		_, err = tx.Exec(ctx, `UPDATE virtual_numbers SET state = $1, synced_at = $2,
+			withdrawn_at = CASE WHEN $1 = 'retired' THEN $2::bigint END WHERE number = $3`,
 			after, s.now().UnixMilli(), number)
 		return err
 	})

@@ -89,7 +89,9 @@ func (s *SQLiteStore) ReportNumber(ctx context.Context, supplier, number string,
 		if err != nil || ch.Before == after {
 			return err
 		}
-		_, err = tx.ExecContext(ctx, `UPDATE virtual_numbers SET state = ?, synced_at = ? WHERE number = ?`,
+		// withdrawn_at keeps a withdrawn number retired through config syncs.
+		_, err = tx.ExecContext(ctx, `UPDATE virtual_numbers SET state = ?1, synced_at = ?2,
+			withdrawn_at = CASE WHEN ?1 = 'retired' THEN ?2 END WHERE number = ?3`,
 			after, s.now().UnixMilli(), number)
 		return err
 	})

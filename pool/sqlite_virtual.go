@@ -43,7 +43,7 @@ func (s *SQLiteStore) SyncVirtualNumbers(ctx context.Context, ns []VirtualNumber
 			VALUES (?1, ?2, ?3, ?4, ?5, ?6, 'available', ?7)
 			ON CONFLICT (number) DO UPDATE SET pool = ?2, tenant = ?3, supplier = ?4, region = ?5,
 				trunk = ?6, synced_at = ?7,
-				state = CASE state WHEN 'retired' THEN 'available' ELSE state END`)
+				state = CASE WHEN state = 'retired' AND withdrawn_at IS NULL THEN 'available' ELSE state END`)
 		if err != nil {
 			return err
 		}

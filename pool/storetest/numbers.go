@@ -41,6 +41,11 @@ func testPoolCountsAndReports(t *testing.T, open Opener) {
 	if c := counts(); c["p1"] != (pool.PoolCount{Total: 2, Remaining: 1}) || c["p2"] != (pool.PoolCount{Total: 2, Remaining: 1, Blocked: 1}) {
 		t.Fatalf("counts after a binding, a block and a withdrawal: %+v", c)
 	}
+	// The config still lists the withdrawn number: a sync (a restart) keeps it retired.
+	must(t, need[Allocator](t, s).SyncVirtualNumbers(ctx, append(p1, p2...)))
+	if c := counts(); c["p1"] != (pool.PoolCount{Total: 2, Remaining: 1}) {
+		t.Fatalf("counts after a sync: %+v; want the withdrawn number still out", c)
+	}
 	// A blocked number is never allocated: p2 has one number left.
 	b := mustCreate(t, m, axb(2, 2, "p2"))
 	if b.Virtual != p2[1].Number {
@@ -79,6 +84,13 @@ func testPoolCountsAndReports(t *testing.T, open Opener) {
 		t.Fatalf("restore again: %+v %v", ch, err)
 	}
 	mustCreate(t, m, axb(3, 3, "p2"))
+	// Restoring the withdrawn number brings it back, and a sync no longer retires it.
+	_, err = ns.ReportNumber(ctx, "sup", p1[2].Number, pool.ReportRestored)
+	must(t, err)
+	must(t, need[Allocator](t, s).SyncVirtualNumbers(ctx, append(p1, p2...)))
+	if c := counts(); c["p1"].Total != 3 {
+		t.Fatalf("counts after restoring the withdrawn number: %+v", c)
+	}
 	// Another supplier's number, or none, is not found; an unknown report is invalid.
 	_, err = ns.ReportNumber(ctx, "other", p2[0].Number, pool.ReportBlocked)
 	wantErr(t, err, pool.ErrNotFound)
