@@ -82,6 +82,7 @@ func (h *Internal) routeTrunks(b TrunkBoard) {
 	h.trunks = b
 	h.mux.HandleFunc("/v1/trunks", h.api(h.trunkList))
 	h.mux.HandleFunc("/v1/trunks/{name}", h.api(h.trunk))
+	h.mux.HandleFunc("/v1/suppliers/{name}", h.api(h.supplier))
 }
 
 // trunksAllowed refuses apps that do not act for every tenant.
