@@ -231,6 +231,10 @@ type Pool struct {
 	// Trunks carry calls placed from this pool's numbers, in order.
 	Trunks  []string `yaml:"trunks"`
 	Numbers []string `yaml:"numbers"` // E.164 with leading +
+	// NumberRanges and NumbersFile add numbers: inclusive ranges "+A-+B" and a CSV
+	// file (first column), expanded into Numbers at load (pool_numbers.go).
+	NumberRanges []string `yaml:"number_ranges"`
+	NumbersFile  string   `yaml:"numbers_file"`
 
 	// Caller pools (fixed, certified, mobile) only; see callers.go.
 	//

@@ -204,7 +204,17 @@ func (v *validation) pools(tenants, trunks names) map[string]int {
 			}
 			listed[tr] = true
 		}
+		listedNumbers := len(p.Numbers)
+		v.expandPoolNumbers(pl, p)
 		for j, n := range p.Numbers {
+			if j >= listedNumbers { // from a range or the file: checked there; duplicates here
+				if k, dup := owners[n]; dup {
+					v.bad(pl, at("name"), "number %s (from number_ranges or numbers_file) is already in pool %q", n, v.cfg.Pools[k].Name)
+					continue
+				}
+				owners[n] = i
+				continue
+			}
 			if !isE164(n) {
 				v.bad(pl, at("numbers", j), "%q is not an E.164 number: want + and 8 to 15 digits, e.g. +8675512345678", n)
 				continue
