@@ -27,11 +27,17 @@ unit:
 	go test -race -count=1 -timeout 20m ./...
 
 # Every fuzz target in turn, FUZZTIME each (make fuzz FUZZTIME=10m for a long run).
+# A run that ends in "context deadline exceeded" without a failing input is the
+# engine running out of -fuzztime while it minimized a new input,
+# not a bug found; any failing input fails the target.
 FUZZTIME ?= 30s
 fuzz:
 	@for pkg in $$(go list ./...); do \
 	  for f in $$(go test -list '^Fuzz' $$pkg | grep '^Fuzz'); do \
 	    echo "fuzz $$pkg $$f ($(FUZZTIME))"; \
-	    out=$$(go test -run '^$$' -fuzz "^$$f$$" -fuzztime $(FUZZTIME) $$pkg 2>&1) || { echo "$$out"; exit 1; }; \
+	    out=$$(go test -run '^$$' -fuzz "^$$f$$" -fuzztime $(FUZZTIME) $$pkg 2>&1) || \
+	      if echo "$$out" | grep -q 'Failing input written to' || ! echo "$$out" | grep -q 'context deadline exceeded'; then \
+	        echo "$$out"; exit 1; \
+	      else echo "  (the fuzz engine hit -fuzztime while minimizing an input; no failing input: go on)"; fi; \
 	  done; \
 	done

@@ -15,18 +15,24 @@ import (
 // a header line and blank lines are skipped). All three add up; the load expands them
 // into Numbers, so everything after sees one list.
 
-// maxRangeNumbers bounds one range: a typo in a range must not allocate millions.
+// maxRangeNumbers bounds a pool's ranges together: a typo in a range must not
+// allocate millions.
 const maxRangeNumbers = 100_000
 
 // expandPoolNumbers appends p's ranges and file to p.Numbers, reporting each problem
 // at its line (a file's lines in that file).
 func (v *validation) expandPoolNumbers(pl place, p *Pool) {
+	total := 0
 	for j, r := range p.NumberRanges {
 		ns, msg := expandRange(r)
+		if msg == "" && total+len(ns) > maxRangeNumbers {
+			msg = fmt.Sprintf("the pool's ranges come to more than %d numbers", maxRangeNumbers)
+		}
 		if msg != "" {
 			v.bad(pl, at("number_ranges", j), "%q: %s", r, msg)
 			continue
 		}
+		total += len(ns)
 		p.Numbers = append(p.Numbers, ns...)
 	}
 	if p.NumbersFile == "" {
