@@ -2,7 +2,6 @@ package main
 
 import (
 	"fmt"
-	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -21,17 +20,8 @@ const adminPassword = "admin-pass-0123"
 // recording on: it returns the rig and the internal listener's base URL.
 func newAdminRig(t *testing.T) (*agentRig, string) {
 	t.Helper()
-	carrier := &demo.Carrier{RingFor: 200 * time.Millisecond, Tone: time.Minute, ToneHz: 440}
-	if err := carrier.Start("127.0.0.1:0"); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { carrier.Close() })
-	ln, err := net.Listen("tcp", "127.0.0.1:0") // a free port for the internal listener
-	if err != nil {
-		t.Fatal(err)
-	}
-	internal := ln.Addr().String()
-	ln.Close()
+	carrier := startToneCarrier(t)
+	internal := freeTCPAddr(t) // for the internal listener
 	hash, err := bcrypt.GenerateFromPassword([]byte(adminPassword), bcrypt.MinCost)
 	if err != nil {
 		t.Fatal(err)

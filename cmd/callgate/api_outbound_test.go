@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"net/url"
 	"path/filepath"
@@ -15,7 +14,6 @@ import (
 
 	"callgate/configs"
 	"callgate/pool"
-	"callgate/sip/demo"
 	"callgate/web"
 	"callgate/web/apiclient"
 )
@@ -26,17 +24,8 @@ const apiRigSecret = "crm-secret-0123456789abcdef0123456789abcdef"
 // tariff on the trunk: 0.060 a minute, the default 60/60 increment.
 func newAPIRig(t *testing.T) (*agentRig, string) {
 	t.Helper()
-	carrier := &demo.Carrier{RingFor: 200 * time.Millisecond, Tone: time.Minute, ToneHz: 440}
-	if err := carrier.Start("127.0.0.1:0"); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { carrier.Close() })
-	ln, err := net.Listen("tcp", "127.0.0.1:0") // a free port for the internal listener
-	if err != nil {
-		t.Fatal(err)
-	}
-	internal := ln.Addr().String()
-	ln.Close()
+	carrier := startToneCarrier(t)
+	internal := freeTCPAddr(t) // for the internal listener
 	dir := t.TempDir()
 	db := filepath.Join(dir, "callgate.db")
 	t.Setenv("ALICE_TOKEN", agentToken)

@@ -40,11 +40,7 @@ type callbackRig struct {
 // (flow-style YAML, e.g. "{ring_timeout: 5s}").
 func newCallbackRig(t *testing.T, callbacksYAML string) *callbackRig {
 	t.Helper()
-	carrier := &demo.Carrier{RingFor: 200 * time.Millisecond, Tone: time.Minute, ToneHz: 440}
-	if err := carrier.Start("127.0.0.1:0"); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { carrier.Close() })
+	carrier := startToneCarrier(t)
 	caller := &demo.Caller{ToneHz: customerHz}
 	if err := caller.Start("127.0.0.1:0"); err != nil {
 		t.Fatal(err)

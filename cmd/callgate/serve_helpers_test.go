@@ -3,12 +3,15 @@ package main
 import (
 	"context"
 	"log/slog"
+	"net"
 	"os"
 	"path/filepath"
 	"regexp"
 	"testing"
+	"time"
 
 	"callgate/configs"
+	"callgate/sip/demo"
 )
 
 // served is callgate serving a config in this process for one test.
@@ -48,4 +51,27 @@ func serveYAML(t *testing.T, dir, text string) *served {
 	})
 	s.base = s.out.wait(t, regexp.MustCompile(`page at (http://127\.0\.0\.1:\d+/)`))[1]
 	return s
+}
+
+// startToneCarrier starts the demo carrier most rigs use: it rings 200 ms, then plays
+// 440 Hz for the whole call; it stops with the test.
+func startToneCarrier(t *testing.T) *demo.Carrier {
+	t.Helper()
+	carrier := &demo.Carrier{RingFor: 200 * time.Millisecond, Tone: time.Minute, ToneHz: 440}
+	if err := carrier.Start("127.0.0.1:0"); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { carrier.Close() })
+	return carrier
+}
+
+// freeTCPAddr returns a loopback address whose port was free a moment ago.
+func freeTCPAddr(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().String()
 }
