@@ -422,10 +422,23 @@ func parseDNCCursor(s string) (pool.DNCEntry, bool) {
 		return pool.DNCEntry{}, false
 	}
 	tenant, n, ok := strings.Cut(string(b), "\n")
-	if !ok || !strings.HasPrefix(n, "+") {
+	if !ok || !cursorNumber(n) {
 		return pool.DNCEntry{}, false
 	}
 	return pool.DNCEntry{Tenant: tenant, Number: n}, true
+}
+
+// cursorNumber reports whether n is a listed number's form: + and digits.
+func cursorNumber(n string) bool {
+	if len(n) < 2 || n[0] != '+' {
+		return false
+	}
+	for i := 1; i < len(n); i++ {
+		if n[i] < '0' || n[i] > '9' {
+			return false
+		}
+	}
+	return true
 }
 
 // numberProblem is the 400 of a number in field that does not read.
