@@ -45,7 +45,9 @@ func serveCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		fmt.Fprintln(stderr, err)
 		return 1
 	}
-	log := newLogger(cfg.Log, stderr)
+	logs := newLogBuffer(stderr, 50*time.Millisecond)
+	defer logs.Close()
+	log := newLogger(cfg.Log, logs)
 	if f.cpuProfile != "" {
 		out, err := os.Create(f.cpuProfile)
 		if err != nil {
