@@ -97,6 +97,10 @@ type Media struct {
 	// RTPTimeout hangs up an answered call when no RTP arrives for this long; default
 	// 60s; negative: off.
 	RTPTimeout Duration `yaml:"rtp_timeout"`
+	// RelayWorkers is how many epoll workers relay the RTP of SIP calls (Linux);
+	// default 0: one per CPU callgate may use (GOMAXPROCS); negative: off, a
+	// goroutine per call direction instead.
+	RelayWorkers int `yaml:"relay_workers"`
 
 	// ICEPortMin and ICEPortMax bound the UDP ports of the browsers' WebRTC legs; both
 	// 0 (the default) means any free port. When set, the range lies within 1024-65535

@@ -1,6 +1,10 @@
 package media
 
 import (
+	"encoding/binary"
+	"net/netip"
+	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -45,11 +49,17 @@ func BenchmarkForward(b *testing.B) {
 }
 
 // BenchmarkBridgeLoopback sends G.711 packets from a peer through leg A, the
-// bridge and leg B to another peer, one packet in flight at a time. allocs/op
-// counts every goroutine of the process, so 0 proves the relay path
-// allocates nothing per packet.
+// bridge and leg B to another peer, one packet in flight at a time, with the
+// legs relayed by bridge goroutines and by an epoll Relay. allocs/op counts
+// every goroutine of the process, so 0 proves the relay path allocates
+// nothing per packet.
 func BenchmarkBridgeLoopback(b *testing.B) {
-	r := newRig(b, g711Config())
+	b.Run("goroutine", func(b *testing.B) { benchmarkBridgeLoopback(b) })
+	b.Run("epoll", func(b *testing.B) { benchmarkBridgeLoopback(b, WithRelay(newTestRelay(b))) })
+}
+
+func benchmarkBridgeLoopback(b *testing.B, path ...LegOption) {
+	r := newRig(b, g711Config(), path...)
 	r.br.Close() // the rig's bridge uses a fake clock; use the real one
 	cfg := g711Config()
 	br := NewBridge(r.a, r.b, cfg)
@@ -79,6 +89,152 @@ func BenchmarkBridgeLoopback(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
+}
+
+// BenchmarkManyCalls relays packets through 500 bridges at once the way
+// calls send them: every op is one 20 ms packetization interval in which each
+// call's leg A gets one G.711 packet from a sender socket, spread evenly over
+// the interval (a slice of the calls every millisecond). Each bridge relays to
+// its leg B, and every leg B sends to one sink socket. It reports the
+// process's CPU time (getrusage: user + system, all threads) per packet the
+// sink received, in cpu-ns/pkt, the share of packets lost, and the 50th and
+// 99th percentile of the time from send to the sink's read (p50-µs, p99-µs).
+// "direct" sends the same packets straight to the sink, no bridge: the
+// sender's and sink's share of the others' figures.
+func BenchmarkManyCalls(b *testing.B) {
+	const calls = 500
+	b.Run("direct", func(b *testing.B) { benchmarkManyCalls(b, calls, false) })
+	b.Run("goroutine", func(b *testing.B) { benchmarkManyCalls(b, calls, true) })
+	b.Run("epoll", func(b *testing.B) { benchmarkManyCalls(b, calls, true, WithRelay(newTestRelay(b))) })
+}
+
+func benchmarkManyCalls(b *testing.B, calls int, bridged bool, path ...LegOption) {
+	ports, err := NewPorts(50000, 53999, 0) // 2,000 legs, above other tests' ranges
+	if err != nil {
+		b.Fatal(err)
+	}
+	src, sink := newPeer(b), newPeer(b)
+	_ = sink.conn.SetReadBuffer(8 << 20)
+	dsts := make([]netip.AddrPort, calls)
+	for i := range dsts {
+		dsts[i] = sink.addr()
+		if !bridged {
+			continue
+		}
+		a := newTestLeg(b, ports, path...)
+		l := newTestLeg(b, ports, path...)
+		l.SetRemote(sink.addr())
+		br := NewBridge(a, l, g711Config())
+		if err := br.Start(); err != nil {
+			b.Fatal(err)
+		}
+		b.Cleanup(func() { br.Close() })
+		dsts[i] = a.LocalAddr()
+	}
+
+	var got atomic.Int64 // packets at the sink
+	var lat latencyHistogram
+	var measuring atomic.Bool
+	base := time.Now()
+	sinkDone := make(chan struct{})
+	go func() {
+		defer close(sinkDone)
+		buf := make([]byte, 2048)
+		for {
+			n, _, err := sink.conn.ReadFromUDPAddrPort(buf)
+			if err != nil {
+				return
+			}
+			if measuring.Load() && n >= HeaderSize+8 {
+				sent := time.Duration(binary.BigEndian.Uint64(buf[HeaderSize:]))
+				lat.add(time.Since(base) - sent)
+			}
+			got.Add(1)
+		}
+	}()
+	const slices = 20 // 1 ms each
+	per := (len(dsts) + slices - 1) / slices
+	tick := time.NewTicker(time.Millisecond)
+	defer tick.Stop()
+	pkt := rtpPacket(0, false, 0, 0, 0x1111, make([]byte, 160))
+	seq, sent := uint16(0), int64(0)
+	frame := func() {
+		seq++
+		SetSequenceNumber(pkt, seq)
+		SetTimestamp(pkt, uint32(seq)*160)
+		for i := 0; i < len(dsts); i += per {
+			<-tick.C
+			for _, d := range dsts[i:min(i+per, len(dsts))] {
+				binary.BigEndian.PutUint64(pkt[HeaderSize:], uint64(time.Since(base)))
+				if _, err := src.conn.WriteToUDPAddrPort(pkt, d); err != nil {
+					b.Fatal(err)
+				}
+				sent++
+			}
+		}
+	}
+	settle := func() {
+		for deadline := time.Now().Add(200 * time.Millisecond); got.Load() < sent && time.Now().Before(deadline); {
+			time.Sleep(time.Millisecond)
+		}
+	}
+	for range 3 { // warm up: latch, fill caches
+		frame()
+	}
+	settle()
+
+	b.ReportAllocs()
+	measuring.Store(true)
+	start, sent0, cpu0 := got.Load(), sent, processCPU(b)
+	for b.Loop() {
+		frame()
+	}
+	settle()
+	cpu, packets := processCPU(b)-cpu0, got.Load()-start
+	measuring.Store(false)
+	sink.conn.Close()
+	<-sinkDone
+	b.ReportMetric(0, "ns/op")
+	if packets > 0 {
+		b.ReportMetric(float64(cpu.Nanoseconds())/float64(packets), "cpu-ns/pkt")
+		b.ReportMetric(1-float64(packets)/float64(sent-sent0), "lost")
+		b.ReportMetric(float64(lat.quantile(0.50))/1e3, "p50-µs")
+		b.ReportMetric(float64(lat.quantile(0.99))/1e3, "p99-µs")
+	}
+}
+
+// latencyHistogram counts durations in 10 µs buckets up to 20 ms; it is
+// written by one goroutine and read after it stopped.
+type latencyHistogram struct {
+	buckets [2001]uint64 // the last one: 20 ms and more
+	n       uint64
+}
+
+func (h *latencyHistogram) add(d time.Duration) {
+	i := min(max(int(d/(10*time.Microsecond)), 0), len(h.buckets)-1)
+	h.buckets[i]++
+	h.n++
+}
+
+// quantile returns the upper bound of the bucket holding quantile q.
+func (h *latencyHistogram) quantile(q float64) time.Duration {
+	want, seen := uint64(q*float64(h.n)), uint64(0)
+	for i, c := range h.buckets {
+		seen += c
+		if seen > want {
+			return time.Duration(i+1) * 10 * time.Microsecond
+		}
+	}
+	return time.Duration(len(h.buckets)) * 10 * time.Microsecond
+}
+
+// processCPU returns the process's user and system CPU time so far.
+func processCPU(b *testing.B) time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		b.Fatal(err)
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 // BenchmarkBrowserToCarrier sends G.711 packets from a pion "browser"

@@ -20,7 +20,9 @@ const relayBufferSize = 2048
 // direction: two *Leg toward SIP peers, or a *BrowserLeg and a *Leg. Each
 // goroutine reads into its own preallocated buffer, rewrites the header in
 // place and sends the same buffer on: no allocation per packet, and no lock
-// shared between the directions.
+// shared between the directions. A direction whose input is a *Leg created
+// WithRelay has no goroutine: its Relay's workers read the leg and run the
+// same per-packet code (relay.go).
 //
 // Per direction, the output stream is the output leg's own: SSRC is the
 // output leg's SSRC; sequence numbers continue the output sequence (they
@@ -78,6 +80,7 @@ type flow struct {
 	held     atomic.Bool
 	ssrc     uint32 // the output leg's SSRC
 	tsBase   uint32 // random start of the output timeline
+	attached bool   // read by in's Relay, not a goroutine; set by Start (Bridge.mu)
 	g711Out  [128]bool
 	dtmfSent atomic.Uint64
 
@@ -147,7 +150,9 @@ func NewBridge(a, b Endpoint, cfg BridgeConfig) *Bridge {
 	return br
 }
 
-// Start starts the two relay goroutines. It returns ErrLegBusy if a leg is
+// Start starts relaying: it hands each direction whose input is a relay leg
+// to the leg's Relay, and starts a goroutine for each other direction (and
+// for a relay leg whose Relay is closed). It returns ErrLegBusy if a leg is
 // already in a running bridge (or a and b are the same leg), ErrStarted if
 // the bridge already started, ErrClosed after Close.
 func (b *Bridge) Start() error {
@@ -170,16 +175,23 @@ func (b *Bridge) Start() error {
 	}
 	b.started = true
 	for i := range b.flows {
+		f := &b.flows[i]
 		b.legs[i].resumeRead()
+		if l, ok := b.legs[i].(*Leg); ok && l.attach(f) {
+			f.attached = true
+			continue
+		}
 		b.wg.Add(1)
-		go b.flows[i].run(b)
+		go f.run(b)
 	}
 	return nil
 }
 
 // Close stops relaying and DTMF sending and waits for the bridge's
-// goroutines to end. It does not close the legs. It is safe to call more
-// than once and concurrently; every call returns after the goroutines end.
+// goroutines to end; a direction on a Relay is removed from it, and no relay
+// worker touches the bridge once Close returns. It does not close the legs.
+// It is safe to call more than once and concurrently; every call returns
+// after the goroutines end.
 func (b *Bridge) Close() error {
 	b.closeOnce.Do(func() {
 		b.mu.Lock()
@@ -189,8 +201,12 @@ func (b *Bridge) Close() error {
 		b.closing.Store(true)
 		close(b.done)
 		if started {
-			for _, l := range b.legs {
-				l.interruptRead()
+			for i, l := range b.legs {
+				if f := &b.flows[i]; f.attached {
+					l.(*Leg).detach(f)
+				} else {
+					l.interruptRead()
+				}
 			}
 		}
 		b.wg.Wait()
@@ -256,7 +272,8 @@ func (f *flow) run(b *Bridge) {
 }
 
 // relay rewrites one packet received on f.in and sends it on f.out, then
-// reports DTMF digits it completed.
+// reports DTMF digits it completed. It runs on the direction's goroutine or
+// on a Relay worker.
 func (f *flow) relay(pkt []byte, h *Header, off int, now time.Time) {
 	f.mu.Lock()
 	send, digits, nd := f.forward(pkt, h, off, now)

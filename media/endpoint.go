@@ -17,7 +17,9 @@ type Endpoint interface {
 	// into h and returns its length, payload offset and arrival time. Only
 	// the goroutine that holds the claim calls it. It returns an error
 	// wrapping net.ErrClosed once the endpoint is closed, and
-	// os.ErrDeadlineExceeded while interrupted.
+	// os.ErrDeadlineExceeded while interrupted. (A *Leg on a Relay is not
+	// read through it while its bridge runs: Bridge.Start hands the leg to
+	// the Relay, whose workers call Leg.accept on what they receive.)
 	readRTP(b []byte, h *Header) (n, payloadOffset int, at time.Time, err error)
 	// claim takes the endpoint for a bridge; false if another bridge holds
 	// it. From claim to release only the bridge reads from the endpoint.

@@ -198,3 +198,33 @@ func newTestLeg(t testing.TB, ports *Ports, opts ...LegOption) *Leg {
 	t.Cleanup(func() { l.Close() })
 	return l
 }
+
+// newTestRelay returns a relay with two workers, closed when the test ends;
+// it skips the test where the relay does not exist.
+func newTestRelay(t testing.TB) *Relay {
+	t.Helper()
+	r, err := NewRelay(2)
+	if errors.Is(err, ErrRelayUnsupported) {
+		t.Skip(err)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { r.Close() })
+	return r
+}
+
+// forEachPath runs test once with legs relayed by bridge goroutines and once
+// with legs on an epoll Relay; path is the option that selects it, to pass
+// to every NewLeg of the test.
+func forEachPath(t *testing.T, test func(t *testing.T, path ...LegOption)) {
+	t.Helper()
+	t.Run("goroutine", func(t *testing.T) {
+		checkGoroutines(t)
+		test(t)
+	})
+	t.Run("epoll", func(t *testing.T) {
+		checkGoroutines(t)
+		test(t, WithRelay(newTestRelay(t)))
+	})
+}

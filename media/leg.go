@@ -29,8 +29,12 @@ import (
 //
 // One goroutine at a time may call ReadRTP (a Bridge is that goroutine while
 // it runs); WriteRTP, SetRemote, Stats and Close are safe for concurrent use.
+//
+// A leg created WithRelay has a raw socket instead of a *net.UDPConn, and a
+// Bridge has the Relay's workers read it rather than a goroutine (relay.go).
 type Leg struct {
-	conn  *net.UDPConn
+	conn  *net.UDPConn // the goroutine path's socket; nil with raw
+	raw   *rawSocket   // a relay leg's socket (WithRelay); nil without
 	ports *Ports
 	port  int
 	local netip.AddrPort
@@ -38,8 +42,8 @@ type Leg struct {
 	log   *slog.Logger
 	clock Clock
 
-	remote  atomic.Pointer[netip.AddrPort] // send address; nil until known
-	latched atomic.Bool                    // remote came from a received packet
+	remote  atomic.Pointer[peerAddr] // send address; nil until known
+	latched atomic.Bool              // remote came from a received packet
 	bridged atomic.Bool
 
 	closeOnce sync.Once
@@ -96,6 +100,7 @@ type legConfig struct {
 	rcvBuf    int
 	sndBuf    int
 	bindTries int
+	relay     *Relay
 }
 
 // WithLogger sets the logger a leg reports latching on. The default discards.
@@ -190,31 +195,40 @@ func NewLeg(ports *Ports, bindIP netip.Addr, opts ...LegOption) (*Leg, error) {
 			}
 			return nil, err
 		}
-		conn, err := net.ListenUDP(network, net.UDPAddrFromAddrPort(netip.AddrPortFrom(bindIP, uint16(port))))
+		l := &Leg{ports: ports, port: port, ssrc: cfg.ssrc, log: cfg.log, clock: cfg.clock}
+		if cfg.relay != nil {
+			l.raw, l.local, err = openRawSocket(cfg.relay, bindIP, port, cfg.rcvBuf, cfg.sndBuf)
+		} else {
+			l.conn, l.local, err = openConn(network, bindIP, port, cfg.rcvBuf, cfg.sndBuf)
+		}
 		if err != nil {
 			ports.Release(port)
 			if !errors.Is(err, syscall.EADDRINUSE) {
-				return nil, fmt.Errorf("media: open rtp socket: %w", err)
+				return nil, err
 			}
 			lastErr = err
 			continue
 		}
-		if err := setBuffers(conn, cfg.rcvBuf, cfg.sndBuf); err != nil {
-			conn.Close()
-			ports.Release(port)
-			return nil, err
-		}
-		return &Leg{
-			conn:  conn,
-			ports: ports,
-			port:  port,
-			local: conn.LocalAddr().(*net.UDPAddr).AddrPort(),
-			ssrc:  cfg.ssrc,
-			log:   cfg.log,
-			clock: cfg.clock,
-		}, nil
+		return l, nil
 	}
 	return nil, fmt.Errorf("media: %d rtp ports held by other programs: %w", cfg.bindTries, lastErr)
+}
+
+// openConn opens the goroutine path's socket. A port held by another
+// program is an error wrapping syscall.EADDRINUSE.
+func openConn(network string, ip netip.Addr, port, rcv, snd int) (*net.UDPConn, netip.AddrPort, error) {
+	conn, err := net.ListenUDP(network, net.UDPAddrFromAddrPort(netip.AddrPortFrom(ip, uint16(port))))
+	if err != nil {
+		if errors.Is(err, syscall.EADDRINUSE) {
+			return nil, netip.AddrPort{}, err
+		}
+		return nil, netip.AddrPort{}, fmt.Errorf("media: open rtp socket: %w", err)
+	}
+	if err := setBuffers(conn, rcv, snd); err != nil {
+		conn.Close()
+		return nil, netip.AddrPort{}, err
+	}
+	return conn, conn.LocalAddr().(*net.UDPAddr).AddrPort(), nil
 }
 
 func setBuffers(c *net.UDPConn, rcv, snd int) error {
@@ -250,7 +264,7 @@ func (l *Leg) SetRemote(addr netip.AddrPort) {
 		l.remote.Store(nil)
 		return
 	}
-	l.remote.Store(&addr)
+	l.remote.Store(l.newPeerAddr(addr))
 }
 
 // Remote returns the address the leg sends to now, and whether it was
@@ -258,7 +272,7 @@ func (l *Leg) SetRemote(addr netip.AddrPort) {
 // zero AddrPort if no address is known.
 func (l *Leg) Remote() (addr netip.AddrPort, latched bool) {
 	if p := l.remote.Load(); p != nil {
-		addr = *p
+		addr = p.addr
 	}
 	return addr, l.latched.Load()
 }
@@ -289,7 +303,8 @@ func (l *Leg) Stats() LegStats {
 // fills b entirely may have been truncated and is dropped too, so b should
 // have room for the largest packet expected plus one byte (a Bridge uses
 // 2048). It returns the socket's error when the leg is closed (net.ErrClosed)
-// or a read deadline passes.
+// or a read deadline passes. A leg created WithRelay polls its socket
+// (without a deadline) and must not be read while in a running bridge.
 func (l *Leg) ReadRTP(b []byte, h *Header) (n, payloadOffset int, err error) {
 	n, payloadOffset, _, err = l.readRTP(b, h)
 	return n, payloadOffset, err
@@ -299,27 +314,45 @@ func (l *Leg) ReadRTP(b []byte, h *Header) (n, payloadOffset int, err error) {
 // reads the clock once per packet.
 func (l *Leg) readRTP(b []byte, h *Header) (n, payloadOffset int, at time.Time, err error) {
 	for {
-		n, src, err := l.conn.ReadFromUDPAddrPort(b)
+		var src netip.AddrPort
+		if l.raw != nil {
+			n, src, err = l.raw.read(b)
+		} else {
+			n, src, err = l.conn.ReadFromUDPAddrPort(b)
+		}
 		if err != nil {
 			return 0, 0, time.Time{}, err
 		}
-		if n < HeaderSize || n == len(b) || b[0]>>6 != RTPVersion || isRTCP(b[1]) {
-			l.dropped.Add(1)
-			continue
+		if off, at, ok := l.accept(b, n, src, h); ok {
+			return n, off, at, nil
 		}
-		off, err := h.Unmarshal(b[:n])
-		if err != nil {
-			l.dropped.Add(1)
-			continue
-		}
-		now := l.clock.Now()
-		l.packetsIn.Add(1)
-		l.bytesIn.Add(uint64(n))
-		l.lastReceived.Store(now.UnixNano())
-		l.rx.update(h, now)
-		l.latch(src, now)
-		return n, off, now, nil
 	}
+}
+
+// accept is what a leg does with each datagram it receives, on either path
+// (readRTP, or a Relay worker): it drops and counts one that is not valid
+// RTP, else parses its header into h, counts it, measures loss and jitter and
+// latches to src. b is the whole receive buffer and n the datagram's length:
+// one that fills b may have been truncated and is dropped. It reports the
+// payload offset and arrival time, and whether the packet is to be relayed.
+// One goroutine at a time calls it; it allocates nothing.
+func (l *Leg) accept(b []byte, n int, src netip.AddrPort, h *Header) (payloadOffset int, at time.Time, ok bool) {
+	if n < HeaderSize || n == len(b) || b[0]>>6 != RTPVersion || isRTCP(b[1]) {
+		l.dropped.Add(1)
+		return 0, time.Time{}, false
+	}
+	off, err := h.Unmarshal(b[:n])
+	if err != nil {
+		l.dropped.Add(1)
+		return 0, time.Time{}, false
+	}
+	now := l.clock.Now()
+	l.packetsIn.Add(1)
+	l.bytesIn.Add(uint64(n))
+	l.lastReceived.Store(now.UnixNano())
+	l.rx.update(h, now)
+	l.latch(src, now)
+	return off, now, true
 }
 
 // isRTCP reports whether the second byte of a datagram is an RTCP packet
@@ -332,19 +365,17 @@ func (l *Leg) latch(src netip.AddrPort, now time.Time) {
 		src = netip.AddrPortFrom(src.Addr().Unmap(), src.Port())
 	}
 	cur := l.remote.Load()
-	if cur != nil && *cur == src {
+	if cur != nil && cur.addr == src {
 		if !l.latched.Load() {
 			l.latched.Store(true)
 		}
 		return
 	}
 	wasLatched := l.latched.Swap(true)
-	p := new(netip.AddrPort) // allocated only when the address changes
-	*p = src
-	l.remote.Store(p)
+	l.remote.Store(l.newPeerAddr(src)) // allocated only when the address changes
 	var from netip.AddrPort
 	if cur != nil {
-		from = *cur
+		from = cur.addr
 	}
 	if !wasLatched {
 		l.log.Debug("rtp latched", "local", l.local, "signalled", from, "source", src)
@@ -359,14 +390,22 @@ func (l *Leg) latch(src netip.AddrPort, now time.Time) {
 }
 
 // WriteRTP sends one packet to the current remote address. With no address
-// known yet it drops the packet, counts it in NoRemote and returns nil.
+// known yet it drops the packet, counts it in NoRemote and returns nil. A leg
+// created WithRelay never blocks: a full socket send buffer is an error
+// (syscall.EAGAIN), counted in SendErrors like any failed send.
 func (l *Leg) WriteRTP(pkt []byte) error {
 	dst := l.remote.Load()
 	if dst == nil {
 		l.noRemote.Add(1)
 		return nil
 	}
-	n, err := l.conn.WriteToUDPAddrPort(pkt, *dst)
+	var n int
+	var err error
+	if l.raw != nil {
+		n, err = l.raw.send(pkt, &dst.sa)
+	} else {
+		n, err = l.conn.WriteToUDPAddrPort(pkt, dst.addr)
+	}
 	if err != nil {
 		l.sendErrors.Add(1)
 		return err
@@ -377,10 +416,16 @@ func (l *Leg) WriteRTP(pkt []byte) error {
 }
 
 // Close closes the socket and returns the port to Ports, where it cools
-// down before reuse. Calling Close again returns the first call's result.
+// down before reuse. A relay leg still registered with its Relay (a running
+// bridge's input) is removed from it first; that direction of the bridge
+// stops. Calling Close again returns the first call's result.
 func (l *Leg) Close() error {
 	l.closeOnce.Do(func() {
-		l.closeErr = l.conn.Close()
+		if l.raw != nil {
+			l.closeErr = l.raw.close()
+		} else {
+			l.closeErr = l.conn.Close()
+		}
 		l.ports.Release(l.port)
 	})
 	return l.closeErr
@@ -388,10 +433,35 @@ func (l *Leg) Close() error {
 
 // interruptRead makes a blocked ReadRTP return with a deadline error; a
 // Bridge uses it to stop its reader without closing the leg.
-func (l *Leg) interruptRead() { _ = l.conn.SetReadDeadline(time.Unix(1, 0)) }
+func (l *Leg) interruptRead() {
+	if l.raw != nil {
+		l.raw.setInterrupted(true)
+		return
+	}
+	_ = l.conn.SetReadDeadline(time.Unix(1, 0))
+}
 
 // resumeRead clears the deadline set by interruptRead.
-func (l *Leg) resumeRead() { _ = l.conn.SetReadDeadline(time.Time{}) }
+func (l *Leg) resumeRead() {
+	if l.raw != nil {
+		l.raw.setInterrupted(false)
+		return
+	}
+	_ = l.conn.SetReadDeadline(time.Time{})
+}
+
+// attach hands the reading of f's input, this leg, to the leg's Relay. It
+// reports false if the leg has no relay or the relay cannot take it (closed):
+// the bridge then reads the leg on a goroutine.
+func (l *Leg) attach(f *flow) bool { return l.raw != nil && l.raw.attach(l, f) == nil }
+
+// detach takes f back from the relay; when it returns no relay worker
+// touches f. It does nothing if f is not attached (any more).
+func (l *Leg) detach(f *flow) {
+	if l.raw != nil {
+		l.raw.detach(f)
+	}
+}
 
 // claim marks the leg as held by a bridge; false if one holds it already.
 func (l *Leg) claim() bool { return l.bridged.CompareAndSwap(false, true) }

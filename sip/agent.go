@@ -182,7 +182,7 @@ func (e *Edge) DialForAgent(ctx context.Context, d AgentDial) (*AgentCall, error
 	var sid [8]byte
 	_, _ = rand.Read(sid[:])
 	c.neg = agentNegotiation(audio, d.Media.DTMF(), binary.BigEndian.Uint64(sid[:])>>2)
-	if c.rtpB, err = media.NewLeg(e.ports, e.set.MediaBind); err != nil {
+	if c.rtpB, err = media.NewLeg(e.ports, e.set.MediaBind, media.WithRelay(e.relay)); err != nil {
 		out.release()
 		return nil, err
 	}

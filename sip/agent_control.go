@@ -134,7 +134,7 @@ func (e *Edge) bridgeTransfer(ctx context.Context, c *call, target string) error
 		InTrunk: c.outTrunk.Name(), OutTrunk: out.Name(), State: "setup", SetupAt: e.now()}
 	t.neg = transferNegotiation(audio, dtmf, c.neg.sessionID+1)
 	var err error
-	if t.rtpB, err = media.NewLeg(e.ports, e.set.MediaBind); err != nil {
+	if t.rtpB, err = media.NewLeg(e.ports, e.set.MediaBind, media.WithRelay(e.relay)); err != nil {
 		t.failed(503, err)
 		e.wg.Done()
 		c.startBridge()

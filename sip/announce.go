@@ -106,7 +106,7 @@ func (e *Edge) announce(ctx context.Context, c *call, req *sipmsg.Request, path 
 	}
 	law, _ := media.LawOf(audio)
 	if c.rtpA == nil {
-		if c.rtpA, err = media.NewLeg(e.ports, e.set.MediaBind); err != nil {
+		if c.rtpA, err = media.NewLeg(e.ports, e.set.MediaBind, media.WithRelay(e.relay)); err != nil {
 			return err
 		}
 	}

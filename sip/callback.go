@@ -220,7 +220,7 @@ func (e *Edge) answerCallback(ctx context.Context, c *call, req *sip.Request, ag
 		return fmt.Errorf("%w: %w", media.ErrNoCommonCodec, err)
 	}
 	cfg.Logger = c.log
-	leg, err := media.NewLeg(e.ports, e.set.MediaBind)
+	leg, err := media.NewLeg(e.ports, e.set.MediaBind, media.WithRelay(e.relay))
 	if err != nil {
 		return err
 	}

@@ -48,6 +48,7 @@ type Settings struct {
 	MediaBind       netip.Addr
 	MediaPublic     netip.Addr
 	RTPTimeout      time.Duration // <= 0: off
+	RelayWorkers    int           // epoll RTP relay workers; 0: GOMAXPROCS; negative: off (goroutines)
 	// Limits bound what the SIP listeners accept before parsing (guard.go).
 	Limits Limits
 }
@@ -76,6 +77,7 @@ func SettingsFrom(c *configs.Config) (Settings, error) {
 		MediaBind:       bind,
 		MediaPublic:     pub,
 		RTPTimeout:      c.Media.RTPTimeout.Std(),
+		RelayWorkers:    c.Media.RelayWorkers,
 		Limits:          limitsFrom(c.SIP.Limits),
 	}, nil
 }
@@ -94,6 +96,7 @@ type Edge struct {
 	prompts   sync.Map // announcement path → announcement
 	recorder  Recorder
 	ports     *media.Ports
+	relay     *media.Relay // epoll RTP relay of the calls' SIP legs, set by Start; nil: goroutines
 	now       func() time.Time
 
 	ua  *sipgo.UserAgent
@@ -268,6 +271,16 @@ func (e *Edge) Start(ctx context.Context) error {
 			return fail(fmt.Errorf("sip: %w", err))
 		}
 	}
+	// SIP legs' RTP is relayed by epoll workers (media.WithRelay); without them
+	// (turned off, not Linux, or no epoll) by a goroutine per direction.
+	if e.set.RelayWorkers >= 0 {
+		if e.relay, err = media.NewRelay(e.set.RelayWorkers); err != nil {
+			if !errors.Is(err, media.ErrRelayUnsupported) {
+				e.log.Warn("rtp relay unavailable, relaying with goroutines", "err", err)
+			}
+			e.relay = nil
+		}
+	}
 	ctx, e.stop = context.WithCancel(context.WithoutCancel(ctx))
 	e.serveDone = make(chan struct{})
 	var serving sync.WaitGroup
@@ -436,6 +449,9 @@ func (e *Edge) Close() error {
 		}
 		if e.ua != nil {
 			e.ua.Close()
+		}
+		if e.relay != nil { // after the calls: Shutdown drained them
+			e.relay.Close()
 		}
 	})
 	return nil

@@ -148,10 +148,10 @@ func (e *Edge) setupInbound(c *call, req *sip.Request) error {
 	if err != nil {
 		return err
 	}
-	if c.rtpA, err = media.NewLeg(e.ports, e.set.MediaBind); err != nil {
+	if c.rtpA, err = media.NewLeg(e.ports, e.set.MediaBind, media.WithRelay(e.relay)); err != nil {
 		return err
 	}
-	if c.rtpB, err = media.NewLeg(e.ports, e.set.MediaBind); err != nil {
+	if c.rtpB, err = media.NewLeg(e.ports, e.set.MediaBind, media.WithRelay(e.relay)); err != nil {
 		return err
 	}
 	c.rtpA.SetRemote(remoteOf(c.neg.offerA))
