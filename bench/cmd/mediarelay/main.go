@@ -1,19 +1,23 @@
 // Command mediarelay runs the media-relay scenario of bench/media-relay.sh: carrier A
-// (bench/cmd/rtpgen, a sipgo UAC streaming G.711 every 20 ms on each call) → callgate
+// (bench/cmd/rtpgen, a sipgo UAC streaming G.711 every 20 ms on each call) → the edge
 // → carrier B (SIPp UAS for signalling, rtpgen's echo for media), with the number of
-// concurrent calls stepped up. For each step it measures callgate's CPU per forwarded
-// packet, memory per call, kernel UDP drops, packet loss, and the one-way latency
-// callgate adds over a direct baseline (the same generator and echo with no edge in
-// between). It prints a summary table, saves results.json and rewrites its section of
-// docs/BENCHMARKS.md. Run bench/media-relay.sh rather than this.
+// concurrent calls stepped up. The edge is callgate, or (-peers) rtpengine in
+// userspace behind Kamailio, in the same run with the same generator and echo. For
+// each step it measures the edge's CPU per forwarded packet, memory per call, kernel
+// UDP drops, packet loss, and the one-way latency the edge adds over a direct
+// baseline (the same generator and echo with no edge in between). It prints a summary
+// table, saves results.json and rewrites its section of docs/BENCHMARKS.md. Run
+// bench/media-relay.sh rather than this.
 package main
 
 import (
 	"bufio"
 	"context"
 	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
+	"io/fs"
 	"math"
 	"os"
 	"os/exec"
@@ -30,6 +34,7 @@ import (
 )
 
 type settings struct {
+	peers        []string
 	steps        []int
 	reps         int
 	warm, hold   time.Duration
@@ -41,16 +46,22 @@ type settings struct {
 	callgate     string
 	rtpgen       string
 	sipp         string
-	sutCore      int
-	genCore      int
-	profileCalls int
-	profileFor   time.Duration
-	doc, command string
+	kamailio     string
+	kamailioCfg  string
+	rtpengine    string
+	// rtpengineThreads is rtpengine's --num-threads: its worker threads.
+	rtpengineThreads int
+	sutCore          int
+	genCore          int
+	profileCalls     int
+	profileFor       time.Duration
+	doc, command     string
 }
 
 func main() {
 	var s settings
-	var steps string
+	var steps, peers string
+	flag.StringVar(&peers, "peers", "callgate", "edges to measure, comma separated: "+strings.Join(peerNames(), ", "))
 	flag.StringVar(&steps, "steps", "250,500,1000,1500,2000,2500", "concurrent calls at each step, ascending")
 	flag.IntVar(&s.reps, "reps", 3, "repetitions (the median is reported)")
 	flag.DurationVar(&s.warm, "warm", 10*time.Second, "settling time at each step")
@@ -63,7 +74,11 @@ func main() {
 	flag.StringVar(&s.callgate, "callgate", "bench/out/callgate", "callgate binary")
 	flag.StringVar(&s.rtpgen, "rtpgen", "bench/out/rtpgen", "rtpgen binary")
 	flag.StringVar(&s.sipp, "sipp", "sipp", "SIPp binary")
-	flag.IntVar(&s.sutCore, "sut-core", 1, "CPU core of callgate")
+	flag.StringVar(&s.kamailio, "kamailio", "kamailio", "Kamailio binary (the rtpengine peer's SIP proxy)")
+	flag.StringVar(&s.kamailioCfg, "kamailio-cfg", "bench/kamailio/kamailio-rtpengine.cfg", "Kamailio config template for the rtpengine peer")
+	flag.StringVar(&s.rtpengine, "rtpengine", "rtpengine", "rtpengine binary")
+	flag.IntVar(&s.rtpengineThreads, "rtpengine-threads", 1, "rtpengine's --num-threads (it shares one core with Kamailio)")
+	flag.IntVar(&s.sutCore, "sut-core", 1, "CPU core of the edge (callgate; rtpengine and Kamailio)")
 	flag.IntVar(&s.genCore, "gen-core", 0, "CPU core of the generators")
 	flag.IntVar(&s.profileCalls, "profile-calls", 0, "after the steps, profile callgate relaying this many calls (0: no profile)")
 	flag.DurationVar(&s.profileFor, "profile-for", 30*time.Second, "length of the profiled window")
@@ -77,7 +92,14 @@ func main() {
 		}
 		s.steps = append(s.steps, n)
 	}
-	for _, p := range []*string{&s.out, &s.callgate, &s.rtpgen} {
+	for _, p := range strings.Split(peers, ",") {
+		p = strings.TrimSpace(p)
+		if !validPeer(p) {
+			fatalf("unknown peer %q (%s)", p, strings.Join(peerNames(), ", "))
+		}
+		s.peers = append(s.peers, p)
+	}
+	for _, p := range []*string{&s.out, &s.callgate, &s.rtpgen, &s.kamailioCfg} {
 		if abs, err := filepath.Abs(*p); err == nil {
 			*p = abs
 		}
@@ -110,16 +132,25 @@ type latency struct {
 	Over50ms                            int64
 }
 
-// stepResult is one step of one repetition: the relayed run and its baseline.
+// stepResult is one step of one repetition on one edge: the relayed run and its
+// baseline.
 type stepResult struct {
+	Peer       string `json:",omitempty"` // empty in results saved before peers: callgate
 	Rep, Calls int
 	Skipped    bool `json:",omitempty"`
 	Relay      genResult
 	Baseline   genResult
 
-	CPUPct       float64
-	NSPerPacket  float64 // callgate CPU per forwarded packet
-	Forwarded    int64   // packets callgate forwarded in the window (both directions)
+	CPUPct      float64 // the relay process (callgate; rtpengine), % of one core
+	NSPerPacket float64 // the relay's CPU per forwarded packet
+	Forwarded   int64   // packets the edge forwarded in the window (both directions)
+	// SigCPUPct is the separate signalling proxy (Kamailio in front of rtpengine) in
+	// the window, % of one core; SigUSPerSetup its CPU per call set up on the way to
+	// the step. Zero for callgate, whose SIP work is in CPUPct.
+	SigCPUPct     float64 `json:",omitempty"`
+	SigUSPerSetup float64 `json:",omitempty"`
+	// RSS is the edge's memory at the step (the relay's RSS, plus the signalling
+	// proxy's PSS), RSSIdle before the first call.
 	RSS, RSSIdle int64
 	RSSPerCall   float64 // bytes
 	Threads, FDs int
@@ -127,7 +158,7 @@ type stepResult struct {
 	Net          benchkit.NetSample
 	GenCorePct   float64
 	GenCPUPct    float64 // rtpgen (A and the echo) + SIPp UAS, % of one core
-	OthersPct    float64 // busy % of callgate's core not used by callgate (steal included)
+	OthersPct    float64 // busy % of the edge's core not used by the edge (steal included)
 	StealPct     float64
 	Load1        float64
 	Pass         bool
@@ -136,12 +167,23 @@ type stepResult struct {
 
 func (r *stepResult) judge() {
 	failPct := 100 * float64(r.Relay.CallsFailed) / float64(max(r.Calls, 1))
-	r.Pass = r.Relay.Sent > 0 && failPct < 0.1 && r.Net.Drops() == 0 && r.CPUPct < 80 &&
+	r.Pass = r.Relay.Sent > 0 && failPct < 0.1 && r.Net.Drops() == 0 && r.corePct() < 80 &&
 		r.Relay.LossForward < 0.1 && r.Relay.LossReturn < 0.1
 }
 
+// corePct is what the edge used of its core: the relay and its signalling proxy.
+func (r stepResult) corePct() float64 { return r.CPUPct + r.SigCPUPct }
+
 func (r stepResult) overloaded() bool {
-	return r.CPUPct > 97 || r.Relay.LossForward > 5 || r.Relay.LossReturn > 5
+	return r.corePct() > 97 || r.Relay.LossForward > 5 || r.Relay.LossReturn > 5
+}
+
+// peerName is the edge of a result (callgate for results saved before peers).
+func (r stepResult) peerName() string {
+	if r.Peer == "" {
+		return "callgate"
+	}
+	return r.Peer
 }
 
 type results struct {
@@ -160,9 +202,16 @@ func run(ctx context.Context, s settings) error {
 	res := &results{Started: time.Now().UTC(), Settings: map[string]any{
 		"steps": s.steps, "reps": s.reps, "warm": s.warm.String(), "hold": s.hold.String(),
 		"baseline_hold": s.baselineHold.String(), "cps": s.cps, "quick": s.quick, "sched": benchkit.SchedDescription(),
+		"peers": s.peers, "command": s.command,
 	}}
 	res.Machine = benchkit.DescribeMachine(s.callgate)
 	res.Machine.AddTool("sipp", s.sipp, "-v")
+	if contains(s.peers, "rtpengine") {
+		res.Settings["rtpengine_threads"] = s.rtpengineThreads
+		res.Settings["rtpengine_args"] = strings.Join(rtpengineArgs(s.rtpengineThreads), " ")
+		res.Machine.AddTool("kamailio", s.kamailio, "-v")
+		res.Machine.AddTool("rtpengine", s.rtpengine, "--version")
+	}
 	save := func() {
 		res.Finished = time.Now().UTC()
 		b, _ := json.MarshalIndent(res, "", "  ")
@@ -179,23 +228,33 @@ func run(ctx context.Context, s settings) error {
 		if err != nil {
 			return err
 		}
-		fmt.Printf("rep %d: through callgate …\n", rep)
-		steps, err := runRelay(ctx, s, rep, base, s.steps, s.hold, "")
-		res.Steps = append(res.Steps, steps...)
-		save()
-		if err != nil {
-			return err
+		for i, peer := range s.peers {
+			if i > 0 && s.quietWait > 0 {
+				if busy := benchkit.WaitQuiet(ctx, 0.25, s.quietWait); busy >= 0.25 {
+					fmt.Printf("(machine still busy: a core at %.0f%%)\n", 100*busy)
+				}
+			}
+			fmt.Printf("rep %d: through %s …\n", rep, peer)
+			steps, err := runRelay(ctx, s, peer, rep, base, s.steps, s.hold, "")
+			res.Steps = append(res.Steps, steps...)
+			save()
+			if err != nil {
+				return err
+			}
 		}
 	}
-	if s.profileCalls > 0 {
+	if s.profileCalls > 0 && contains(s.peers, "callgate") {
 		dir := filepath.Join(s.out, "profile")
 		_ = os.MkdirAll(dir, 0o755)
 		prof := filepath.Join(dir, fmt.Sprintf("callgate-%dcalls.pprof", s.profileCalls))
 		fmt.Printf("profile: callgate relaying %d calls for %s …\n", s.profileCalls, s.profileFor)
-		steps, err := runRelay(ctx, s, 0, map[int]genResult{}, []int{s.profileCalls}, s.profileFor, prof)
-		if err != nil {
+		steps, err := runRelay(ctx, s, "callgate", 0, map[int]genResult{}, []int{s.profileCalls}, s.profileFor, prof)
+		switch {
+		case err != nil:
 			fmt.Fprintln(os.Stderr, "mediarelay: profile:", err)
-		} else {
+		case len(steps) == 0 || steps[0].Skipped:
+			fmt.Fprintln(os.Stderr, "mediarelay: profile: the profiled step did not run")
+		default:
 			out, err := exec.Command("go", "tool", "pprof", "-top", "-nodecount=40", s.callgate, prof).CombinedOutput()
 			if err != nil {
 				fmt.Fprintf(os.Stderr, "mediarelay: pprof: %v: %s\n", err, out)
@@ -209,6 +268,12 @@ func run(ctx context.Context, s settings) error {
 	save()
 	fmt.Print(summary(res))
 	if s.doc != "" {
+		// A doc of one's own (DOC=/tmp/…) may not exist yet: start it empty.
+		if _, err := os.Stat(s.doc); errors.Is(err, fs.ErrNotExist) {
+			if err := os.WriteFile(s.doc, nil, 0o644); err != nil {
+				return err
+			}
+		}
 		if err := benchkit.ReplaceSection(s.doc, "bench/media-relay.sh", "bench/setup-rate.sh", report(res, s)); err != nil {
 			return err
 		}
@@ -237,8 +302,9 @@ func runBaseline(ctx context.Context, s settings, rep int) (map[int]genResult, e
 	return out, err
 }
 
-// follow runs cmd, copying its output to logPath, and calls fn for each window line;
-// fn returning false stops cmd.
+// follow runs rtpgen's cmd, copying its output to logPath, and calls fn for each
+// window line, and with kind "note" for each "# …" line (failed call setups); fn
+// returning false stops cmd.
 func follow(ctx context.Context, cmd *exec.Cmd, logPath string, fn func(kind string, n int, js string) bool) error {
 	logf, err := os.Create(logPath)
 	if err != nil {
@@ -259,12 +325,19 @@ func follow(ctx context.Context, cmd *exec.Cmd, logPath string, fn func(kind str
 	for sc.Scan() {
 		line := sc.Text()
 		fmt.Fprintln(logf, line)
-		m := lineRE.FindStringSubmatch(line)
-		if m == nil || stopped {
+		if stopped {
 			continue
 		}
-		n, _ := strconv.Atoi(m[2])
-		if !fn(m[1], n, m[3]) {
+		kind, n, rest := "note", 0, ""
+		if m := lineRE.FindStringSubmatch(line); m != nil {
+			kind, rest = m[1], m[3]
+			n, _ = strconv.Atoi(m[2])
+		} else if note, ok := strings.CutPrefix(line, "# "); ok {
+			rest = note
+		} else {
+			continue
+		}
+		if !fn(kind, n, rest) {
 			stopped = true
 			_ = cmd.Process.Signal(syscall.SIGTERM)
 		}
@@ -277,7 +350,7 @@ func follow(ctx context.Context, cmd *exec.Cmd, logPath string, fn func(kind str
 		return ctx.Err()
 	}
 	if err != nil {
-		return fmt.Errorf("%s: %w (see %s)", filepath.Base(cmd.Args[len(cmd.Args)-1]), err, logPath)
+		return fmt.Errorf("rtpgen: %w (see %s)", err, logPath)
 	}
 	return nil
 }
@@ -290,124 +363,66 @@ func joinInts(xs []int) string {
 	return strings.Join(parts, ",")
 }
 
-// callgateConfig: carrier A may call virtual number V, bound AXN to B on carrier B;
-// no trunk limits; RTP on 10000-49999 (the script moves the ephemeral range above).
-const callgateConfig = `# Generated by bench/cmd/mediarelay.
-listen:
-  sip_udp: 127.0.0.1:5060
-  sip_tcp: "off"
-  public_http: 127.0.0.1:18081
-  internal_http: "off"
-sip:
-  shutdown_grace: 2s
-  limits:
-    trunk_rate: 100000
-    trunk_burst: 200000
-media:
-  bind_address: 127.0.0.1
-  port_min: 10000
-  port_max: 49999
-storage:
-  sqlite:
-    path: %s
-log:
-  level: info
-tenants:
-  - name: acme
-trunks:
-  - name: carrier-a
-    host: 127.0.0.2
-    port: 5061
-    inbound_cidrs: [127.0.0.2/32]
-    max_concurrent_calls: -1
-    max_calls_per_second: -1
-  - name: carrier-b
-    host: 127.0.0.3
-    port: 5090
-    inbound_cidrs: [127.0.0.3/32]
-    max_concurrent_calls: -1
-    max_calls_per_second: -1
-pools:
-  - name: bench-virtual
-    supplier: b
-    type: virtual
-    tenant: acme
-    trunks: [carrier-b]
-    numbers: ["+8675500000001"]
-bindings:
-  - mode: AXN
-    tenant: acme
-    virtual: "+8675500000001"
-    b: "+8613900000002"
-`
-
-// runRelay starts callgate and carrier B, then rtpgen through callgate at the steps.
-func runRelay(ctx context.Context, s settings, rep int, base map[int]genResult, steps []int, hold time.Duration, profile string) ([]stepResult, error) {
-	dir := filepath.Join(s.out, fmt.Sprintf("relay-rep%d", rep))
+// runRelay starts the edge and carrier B, then rtpgen through the edge at the steps.
+func runRelay(ctx context.Context, s settings, peer string, rep int, base map[int]genResult, steps []int, hold time.Duration, profile string) ([]stepResult, error) {
+	dir := filepath.Join(s.out, fmt.Sprintf("%s-rep%d", peer, rep))
 	if profile != "" {
 		dir = filepath.Dir(profile)
 	}
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, err
 	}
-	db := filepath.Join(dir, "callgate.db")
-	for _, suf := range []string{"", "-wal", "-shm"} {
-		_ = os.Remove(db + suf)
-	}
-	cfg := filepath.Join(dir, "callgate.yaml")
-	if err := os.WriteFile(cfg, []byte(fmt.Sprintf(callgateConfig, db)), 0o644); err != nil {
-		return nil, err
-	}
-	args := []string{"serve", "--config", cfg}
-	if profile != "" {
-		args = append(args, "--cpuprofile", profile)
-	}
-	cg := benchkit.Pinned(s.sutCore, s.callgate, args...)
-	cgLog := filepath.Join(dir, "callgate.log")
-	if _, err := benchkit.StartWaitLine(cg, cgLog, regexp.MustCompile(`SIP on udp`), 30*time.Second); err != nil {
-		return nil, err
-	}
-	defer benchkit.Stop(cg, syscall.SIGTERM, 30*time.Second)
-	pid := cg.Process.Pid
-
-	uas := benchkit.Pinned(s.genCore, s.sipp, "-sf", scenario("uas_media.xml"), "-i", "127.0.0.3", "-p", "5090",
-		"-key", "echo_ip", "127.0.0.3", "-key", "echo_port", "40000", "-nostdin", "-buff_size", "8388608",
-		"-trace_stat", "-stf", filepath.Join(dir, "uas-stat.csv"), "-fd", "5")
-	uas.Dir = dir
-	uasLog, err := os.Create(filepath.Join(dir, "uas.log"))
+	e, err := startEdge(s, peer, dir, profile)
 	if err != nil {
 		return nil, err
 	}
-	defer uasLog.Close()
-	uas.Stdout, uas.Stderr = uasLog, uasLog
-	if err := uas.Start(); err != nil {
+	defer e.stop()
+
+	uasXML, err := uasScenario(dir, e.sig != nil)
+	if err != nil {
 		return nil, err
 	}
-	go func() { _ = uas.Wait() }()
+	uas := benchkit.Pinned(s.genCore, s.sipp, "-sf", uasXML, "-i", addrB.Addr().String(), "-p", strconv.Itoa(int(addrB.Port())),
+		"-key", "echo_ip", addrEcho.Addr().String(), "-key", "echo_port", strconv.Itoa(int(addrEcho.Port())),
+		"-nostdin", "-buff_size", "8388608", "-trace_stat", "-stf", filepath.Join(dir, "uas-stat.csv"), "-fd", "5")
+	uas.Dir = dir
+	if err := benchkit.StartLogged(uas, filepath.Join(dir, "uas.log")); err != nil {
+		return nil, err
+	}
 	defer benchkit.Stop(uas, syscall.SIGTERM, 5*time.Second)
 	time.Sleep(500 * time.Millisecond)
 
-	idle, err := benchkit.SampleProc(pid)
+	idle, err := e.sample()
 	if err != nil {
 		return nil, err
 	}
 	var out []stepResult
 	var cur stepResult
-	var p0 benchkit.ProcSample
+	var p0 edgeSample
 	var n0 benchkit.NetSample
 	var c0 benchkit.CPUTimes
 	var g0 benchkit.ProcSample
 	var mu sync.Mutex
 	var stopSampling chan struct{}
 	var samplingDone chan struct{}
+	// The signalling proxy's CPU while calls are set up: from the end of the previous
+	// step (or start-up) to the next window, over the calls added.
+	ramp0, rampCalls := idle, 0
+	setupNote := "" // rtpgen's last word on failed call setups
 	done := map[int]bool{}
 	gen := benchkit.Pinned(s.genCore, s.rtpgen, "-mode", "relay", "-steps", joinInts(steps),
+		"-edge", addrEdge.String(), "-local", addrA.String(), "-echo", addrEcho.String(),
 		"-cps", fmt.Sprint(s.cps), "-warm", s.warm.String(), "-hold", hold.String())
 	err = follow(ctx, gen, filepath.Join(dir, "rtpgen.log"), func(kind string, n int, js string) bool {
 		switch kind {
+		case "note":
+			setupNote = js
 		case "start":
-			cur = stepResult{Rep: rep, Calls: n, RSSIdle: idle.RSS}
-			p0, _ = benchkit.SampleProc(pid)
+			cur = stepResult{Peer: peer, Rep: rep, Calls: n, RSSIdle: idle.Mem}
+			p0, _ = e.sample()
+			if e.sig != nil && n > rampCalls {
+				cur.SigUSPerSetup = benchkit.Micros(p0.SigCPU-ramp0.SigCPU) / float64(n-rampCalls)
+			}
 			n0, _ = benchkit.SampleNet()
 			c0 = benchkit.SampleCPUs()
 			g0, _ = benchkit.SampleProcs([]int{gen.Process.Pid, uas.Process.Pid})
@@ -421,9 +436,9 @@ func runRelay(ctx context.Context, s settings, rep int, base map[int]genResult, 
 					case <-stop:
 						return
 					case <-t.C:
-						if ps, err := benchkit.SampleProc(pid); err == nil {
+						if ps, err := e.sample(); err == nil {
 							mu.Lock()
-							cur.RSS = max(cur.RSS, ps.RSS)
+							cur.RSS = max(cur.RSS, ps.Mem)
 							cur.Threads = max(cur.Threads, ps.Threads)
 							cur.FDs = max(cur.FDs, ps.FDs)
 							mu.Unlock()
@@ -432,30 +447,33 @@ func runRelay(ctx context.Context, s settings, rep int, base map[int]genResult, 
 				}
 			}(stopSampling, samplingDone)
 		case "close":
-			p1, err := benchkit.SampleProc(pid)
+			p1, err := e.sample()
 			n1, _ := benchkit.SampleNet()
 			c1 := benchkit.SampleCPUs()
 			g1, gerr := benchkit.SampleProcs([]int{gen.Process.Pid, uas.Process.Pid})
 			close(stopSampling)
 			<-samplingDone
 			if err != nil {
-				cur.Note = "callgate is gone"
+				cur.Note = e.name + " is gone"
 				return false
 			}
 			w := p1.At.Sub(p0.At)
 			cur.CPUPct = 100 * float64(p1.CPU-p0.CPU) / float64(w)
-			cur.RSS = max(cur.RSS, p1.RSS)
+			cur.SigCPUPct = 100 * float64(p1.SigCPU-p0.SigCPU) / float64(w)
+			cur.RSS = max(cur.RSS, p1.Mem)
 			cur.Net = n1.Sub(n0)
 			cur.GenCorePct = 100 * c1.BusyFraction(c0, s.genCore)
 			if gerr == nil {
 				cur.GenCPUPct = 100 * float64(g1.CPU-g0.CPU) / float64(w)
 			}
-			cur.OthersPct = max(0, 100*c1.BusyFraction(c0, s.sutCore)-cur.CPUPct)
+			cur.OthersPct = max(0, 100*c1.BusyFraction(c0, s.sutCore)-cur.CPUPct-cur.SigCPUPct)
 			cur.StealPct = 100 * c1.StealFraction(c0, s.sutCore)
 			cur.Load1 = benchkit.LoadAvg()
 			cur.RSSPerCall = float64(cur.RSS-cur.RSSIdle) / float64(n)
 			cur.NSPerPacket = float64(p1.CPU - p0.CPU) // divided once the counts are in
-			cur.Goroutines, _ = benchkit.Goroutines("http://127.0.0.1:18081/metrics")
+			if e.metrics != "" {
+				cur.Goroutines, _ = benchkit.Goroutines(e.metrics)
+			}
 		case "end":
 			if err := json.Unmarshal([]byte(js), &cur.Relay); err != nil {
 				cur.Note = "unreadable rtpgen result"
@@ -470,6 +488,8 @@ func runRelay(ctx context.Context, s settings, rep int, base map[int]genResult, 
 			cur.judge()
 			out = append(out, cur)
 			done[n] = true
+			ramp0, _ = e.sample()
+			rampCalls = n
 			fmt.Printf("  %s\n", oneLine(cur))
 			if cur.overloaded() {
 				return false
@@ -477,18 +497,48 @@ func runRelay(ctx context.Context, s settings, rep int, base map[int]genResult, 
 		}
 		return true
 	})
-	for _, n := range steps {
-		if !done[n] {
-			out = append(out, stepResult{Rep: rep, Calls: n, Skipped: true, Note: "not run: a lower step overloaded callgate"})
+	// rtpgen gives up when too many calls fail to set up on the way to a step: the
+	// edge is overloaded (or down, which the check below tells).
+	gaveUp := ""
+	if err != nil && ctx.Err() == nil && e.gone() == "" {
+		gaveUp = setupNote
+	}
+	missing := notRun(peer, rep, steps, done, gaveUp)
+	for _, r := range missing {
+		if strings.HasPrefix(r.Note, "not reached") {
+			fmt.Printf("  %s, %d calls: %s\n", peer, r.Calls, r.Note)
 		}
 	}
-	if err != nil {
+	out = append(out, missing...)
+	if err != nil && gaveUp == "" {
+		if why := e.gone(); why != "" {
+			return out, fmt.Errorf("%w; %s", err, why)
+		}
 		return out, err
 	}
-	if !benchkit.Alive(pid) {
-		return out, fmt.Errorf("callgate died: see %s", cgLog)
+	if why := e.gone(); why != "" {
+		return out, errors.New(why)
 	}
 	return out, nil
+}
+
+// notRun records the steps of a ramp that did not run: the first one as not reached
+// when rtpgen gave up setting its calls up (gaveUp: its last word on it), every
+// other as skipped because a lower step overloaded the edge.
+func notRun(peer string, rep int, steps []int, done map[int]bool, gaveUp string) []stepResult {
+	var out []stepResult
+	for _, n := range steps {
+		if done[n] {
+			continue
+		}
+		note := "not run: a lower step overloaded " + peer
+		if gaveUp != "" {
+			note = fmt.Sprintf("not reached: call setups failed on the way (%s)", gaveUp)
+			gaveUp = "" // the steps above were not tried
+		}
+		out = append(out, stepResult{Peer: peer, Rep: rep, Calls: n, Skipped: true, Note: note})
+	}
+	return out
 }
 
 func scenario(name string) string {
@@ -497,8 +547,12 @@ func scenario(name string) string {
 }
 
 func oneLine(r stepResult) string {
-	return fmt.Sprintf("%d calls: CPU %.1f%% = %.0f ns/packet (%d forwarded), loss %.3f%%/%.3f%%, drops %d, one-way p50/p99 %.0f/%.0f µs (baseline %.0f/%.0f), jitter %.0f µs, RSS %.0f MiB (%.1f KiB/call), threads %d, goroutines %d, fds %d, setup failures %d, pass=%v",
-		r.Calls, r.CPUPct, r.NSPerPacket, r.Forwarded, r.Relay.LossForward, r.Relay.LossReturn, r.Net.Drops(),
+	sig := ""
+	if r.SigCPUPct != 0 || r.SigUSPerSetup != 0 {
+		sig = fmt.Sprintf(" (+ Kamailio %.1f%%, %.0f µs per call set up)", r.SigCPUPct, r.SigUSPerSetup)
+	}
+	return fmt.Sprintf("%s, %d calls: CPU %.1f%% = %.0f ns/packet (%d forwarded)%s, loss %.3f%%/%.3f%%, drops %d, one-way p50/p99 %.0f/%.0f µs (baseline %.0f/%.0f), jitter %.0f µs, RSS %.0f MiB (%.1f KiB/call), threads %d, goroutines %d, fds %d, setup failures %d, pass=%v",
+		r.peerName(), r.Calls, r.CPUPct, r.NSPerPacket, r.Forwarded, sig, r.Relay.LossForward, r.Relay.LossReturn, r.Net.Drops(),
 		r.Relay.Forward.P50, r.Relay.Forward.P99, r.Baseline.Forward.P50, r.Baseline.Forward.P99, r.Relay.JitterMeanUS,
 		float64(r.RSS)/(1<<20), r.RSSPerCall/1024, r.Threads, r.Goroutines, r.FDs, r.Relay.CallsFailed, r.Pass)
 }

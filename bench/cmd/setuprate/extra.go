@@ -28,12 +28,12 @@ func runProfile(ctx context.Context, s settings) (string, error) {
 	}
 	uas, err := startUAS(s, dir)
 	if err != nil {
-		edge.stop()
+		edge.Stop()
 		return "", err
 	}
 	fmt.Printf("profile: callgate at %d calls/s for %s …\n", s.profileRate, s.profileFor)
 	r, err := runStep(ctx, s, "callgate", edge, uas.Process.Pid, dir, 0, s.profileRate, 0, 5*time.Second, s.profileFor)
-	edge.stop()
+	edge.Stop()
 	benchkit.Stop(uas, syscall.SIGTERM, 5*time.Second)
 	if err != nil {
 		return "", err
@@ -71,7 +71,7 @@ func runSoak(ctx context.Context, s settings) (*soakResult, error) {
 	if err != nil {
 		return nil, err
 	}
-	defer edge.stop()
+	defer edge.Stop()
 	uas, err := startUAS(s, dir)
 	if err != nil {
 		return nil, err
@@ -91,7 +91,7 @@ func runSoak(ctx context.Context, s settings) (*soakResult, error) {
 		t := time.NewTicker(res.Every)
 		defer t.Stop()
 		for {
-			if ps, err := benchkit.SampleProcs(edge.pids()); err == nil {
+			if ps, err := benchkit.SampleProcs(edge.Pids()); err == nil {
 				res.RSS = append(res.RSS, ps.PSS)
 				res.FDs = append(res.FDs, ps.FDs)
 				res.Thread = append(res.Thread, ps.Threads)

@@ -2,11 +2,10 @@ package main
 
 import (
 	"fmt"
+	"net/netip"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"regexp"
-	"strings"
 	"syscall"
 	"time"
 
@@ -28,17 +27,7 @@ type peer interface {
 	Name() string
 	// Start runs the edge with a fresh copy of the seeded store in dir; profile, if
 	// not empty, asks for a CPU profile written there.
-	Start(dir, profile string) (*edgeProc, error)
-}
-
-// edgeProc is a running edge.
-type edgeProc struct {
-	cmd  *exec.Cmd
-	pids func() []int // the processes whose CPU counts (Kamailio forks workers)
-	stop func()
-	log  string
-	// metrics is the edge's Prometheus endpoint, if it has one (callgate's go_goroutines).
-	metrics string
+	Start(dir, profile string) (*benchkit.Proc, error)
 }
 
 func newPeer(name string, s settings) (peer, error) {
@@ -98,7 +87,7 @@ trunks:
     max_calls_per_second: -1
 `
 
-func (p callgatePeer) Start(dir, profile string) (*edgeProc, error) {
+func (p callgatePeer) Start(dir, profile string) (*benchkit.Proc, error) {
 	db := filepath.Join(dir, "callgate.db")
 	for _, suffix := range []string{"", "-wal", "-shm"} {
 		_ = os.Remove(db + suffix)
@@ -121,12 +110,12 @@ func (p callgatePeer) Start(dir, profile string) (*edgeProc, error) {
 		return nil, err
 	}
 	pid := cmd.Process.Pid // taskset execs callgate: same pid
-	return &edgeProc{
-		cmd:     cmd,
-		pids:    func() []int { return []int{pid} },
-		stop:    func() { benchkit.Stop(cmd, syscall.SIGTERM, 30*time.Second) },
-		log:     logPath,
-		metrics: "http://127.0.0.1:18080/metrics",
+	return &benchkit.Proc{
+		Cmd:     cmd,
+		Pids:    func() []int { return []int{pid} },
+		Stop:    func() { benchkit.Stop(cmd, syscall.SIGTERM, 30*time.Second) },
+		Log:     logPath,
+		Metrics: "http://127.0.0.1:18080/metrics",
 	}, nil
 }
 
@@ -136,7 +125,7 @@ func (kamailioPeer) Name() string { return "kamailio" }
 
 // Start runs Kamailio in the foreground (-DD) with the TLSF allocator for both
 // private and shared memory, on a copy of the seeded store.
-func (p kamailioPeer) Start(dir, _ string) (*edgeProc, error) {
+func (p kamailioPeer) Start(dir, _ string) (*benchkit.Proc, error) {
 	db := filepath.Join(dir, "kamailio.db")
 	for _, suffix := range []string{"", "-wal", "-shm"} {
 		_ = os.Remove(db + suffix)
@@ -144,64 +133,22 @@ func (p kamailioPeer) Start(dir, _ string) (*edgeProc, error) {
 	if err := benchkit.CopyFile(db, p.s.seedDB); err != nil {
 		return nil, fmt.Errorf("copy the seeded store: %w", err)
 	}
-	tmpl, err := os.ReadFile(p.s.kamailioCfg)
-	if err != nil {
-		return nil, err
+	k := benchkit.Kamailio{
+		Bin:      p.s.kamailio,
+		Template: p.s.kamailioCfg,
+		Vars:     kamailioVars(db),
+		Core:     p.s.sutCore,
+		Listen:   netip.AddrPortFrom(netip.MustParseAddr(addrEdge), portEdge),
 	}
-	cfgText := strings.NewReplacer(
-		"@DB@", db,
-		"@LISTEN@", fmt.Sprintf("udp:%s:%d", addrEdge, portEdge),
-		"@CARRIER_A@", addrA,
-		"@CARRIER_B@", fmt.Sprintf("sip:%s:%d", addrB, portB),
-	).Replace(string(tmpl))
-	cfg := filepath.Join(dir, "kamailio.cfg")
-	if err := os.WriteFile(cfg, []byte(cfgText), 0o644); err != nil {
-		return nil, err
-	}
-	logPath := filepath.Join(dir, "kamailio.log")
-	logf, err := os.Create(logPath)
-	if err != nil {
-		return nil, err
-	}
-	// -DD: stay in the foreground with the workers as children; -E: log to stderr.
-	cmd := benchkit.Pinned(p.s.sutCore, p.s.kamailio, "-f", cfg, "-DD", "-E", "-x", "tlsf", "-X", "tlsf",
-		"-m", "512", "-M", "64", "-Y", filepath.Join(dir, "kamailio-run"))
-	_ = os.MkdirAll(filepath.Join(dir, "kamailio-run"), 0o755)
-	cmd.Stdout, cmd.Stderr = logf, logf
-	if err := cmd.Start(); err != nil {
-		logf.Close()
-		return nil, err
-	}
-	go func() { _ = cmd.Wait(); logf.Close() }()
-	// Ready when the SIP port answers: wait for the workers to exist and the port to
-	// be bound.
-	deadline := time.Now().Add(20 * time.Second)
-	for {
-		if udpBound(portEdge) && len(benchkit.Children(cmd.Process.Pid)) > 2 {
-			break
-		}
-		if !benchkit.Alive(cmd.Process.Pid) || time.Now().After(deadline) {
-			benchkit.Stop(cmd, syscall.SIGKILL, time.Second)
-			return nil, fmt.Errorf("kamailio did not start: see %s", logPath)
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
-	time.Sleep(500 * time.Millisecond)
-	pid := cmd.Process.Pid
-	return &edgeProc{
-		cmd:  cmd,
-		pids: func() []int { return benchkit.Children(pid) },
-		stop: func() { benchkit.Stop(cmd, syscall.SIGTERM, 15*time.Second) },
-		log:  logPath,
-	}, nil
+	return k.Start(dir)
 }
 
-// udpBound reports whether some socket is bound to UDP port on 127.0.0.1.
-func udpBound(port int) bool {
-	b, err := os.ReadFile("/proc/net/udp")
-	if err != nil {
-		return false
+// kamailioVars fills in bench/kamailio/kamailio.cfg.
+func kamailioVars(db string) map[string]string {
+	return map[string]string{
+		"DB":        db,
+		"LISTEN":    fmt.Sprintf("udp:%s:%d", addrEdge, portEdge),
+		"CARRIER_A": addrA,
+		"CARRIER_B": fmt.Sprintf("sip:%s:%d", addrB, portB),
 	}
-	want := fmt.Sprintf("0100007F:%04X", port)
-	return strings.Contains(string(b), want)
 }

@@ -14,32 +14,17 @@ import (
 
 // agg is one (edge, rate) over its repetitions.
 type agg struct {
-	peer  string
-	rate  int
-	steps []stepResult // not skipped
-	reps  int          // including skipped
+	peer string
+	rate int
+	benchkit.Repeated[stepResult]
 }
 
-func (a agg) med(f func(stepResult) float64) float64 {
-	xs := make([]float64, 0, len(a.steps))
-	for _, s := range a.steps {
-		xs = append(xs, f(s))
-	}
-	return benchkit.Median(xs)
-}
+func passed(s stepResult) bool { return s.Pass }
 
-func (a agg) passed() int {
-	n := 0
-	for _, s := range a.steps {
-		if s.Pass {
-			n++
-		}
-	}
-	return n
-}
+func (a agg) med(f func(stepResult) float64) float64 { return a.Median(f) }
 
 // pass: a majority of the repetitions passed.
-func (a agg) pass() bool { return a.reps > 0 && 2*a.passed() > a.reps }
+func (a agg) pass() bool { return a.Pass(passed) }
 
 func aggregate(steps []stepResult) []agg {
 	idx := map[string]int{}
@@ -55,10 +40,7 @@ func aggregate(steps []stepResult) []agg {
 			idx[k] = i
 			out = append(out, agg{peer: s.Peer, rate: s.Rate})
 		}
-		out[i].reps++
-		if !s.Skipped {
-			out[i].steps = append(out[i].steps, s)
-		}
+		out[i].Add(s, s.Skipped)
 	}
 	sort.SliceStable(out, func(i, j int) bool {
 		if out[i].peer != out[j].peer {
@@ -71,7 +53,7 @@ func aggregate(steps []stepResult) []agg {
 
 func find(as []agg, peer string, rate int) (agg, bool) {
 	for _, a := range as {
-		if a.peer == peer && a.rate == rate && len(a.steps) > 0 {
+		if a.peer == peer && a.rate == rate && len(a.Runs) > 0 {
 			return a, true
 		}
 	}
@@ -91,13 +73,6 @@ func highestPassing(as []agg, peer string) int {
 		best = a.rate
 	}
 	return best
-}
-
-func f0(x float64) string {
-	if math.IsNaN(x) {
-		return "–"
-	}
-	return fmt.Sprintf("%.0f", x)
 }
 
 func fPct(x float64) string {
@@ -123,30 +98,25 @@ const tableHeader = "| edge | offered calls/s | achieved | reps passed | failed 
 func tableRows(as []agg) string {
 	var b strings.Builder
 	for _, a := range as {
-		if len(a.steps) == 0 {
+		if len(a.Runs) == 0 {
 			fmt.Fprintf(&b, "| %s | %d | not run: a lower rate overloaded the edge | | | | | | | | | | | | | |\n", a.peer, a.rate)
 			continue
 		}
-		verdict := fmt.Sprintf("%d/%d", a.passed(), a.reps)
-		if a.pass() {
-			verdict += " ✅"
-		} else {
-			verdict += " ❌"
-		}
+		verdict := a.Verdict(passed)
 		fmt.Fprintf(&b, "| %s | %d | %s | %s | %s | %s | %s | %s | %s / %s | %s / %s | %s | %s | %s | %s | %s | %s |\n",
-			a.peer, a.rate, f0(a.med(func(s stepResult) float64 { return s.Achieved })), verdict,
+			a.peer, a.rate, benchkit.F0(a.med(func(s stepResult) float64 { return s.Achieved })), verdict,
 			fPct(a.med(func(s stepResult) float64 { return s.failPct() })),
-			f0(a.med(func(s stepResult) float64 { return float64(s.Net.Drops()) })),
+			benchkit.F0(a.med(func(s stepResult) float64 { return float64(s.Net.Drops()) })),
 			fmt.Sprintf("%.1f", a.med(func(s stepResult) float64 { return s.CPUPct })),
-			f0(a.med(func(s stepResult) float64 { return s.CPUPerCall })),
-			f0(a.med(func(s stepResult) float64 { return s.Invite.P50 })), f0(a.med(func(s stepResult) float64 { return s.Invite.P99 })),
-			f0(a.med(func(s stepResult) float64 { return s.Answer.P50 })), f0(a.med(func(s stepResult) float64 { return s.Answer.P99 })),
+			benchkit.F0(a.med(func(s stepResult) float64 { return s.CPUPerCall })),
+			benchkit.F0(a.med(func(s stepResult) float64 { return s.Invite.P50 })), benchkit.F0(a.med(func(s stepResult) float64 { return s.Invite.P99 })),
+			benchkit.F0(a.med(func(s stepResult) float64 { return s.Answer.P50 })), benchkit.F0(a.med(func(s stepResult) float64 { return s.Answer.P99 })),
 			mib(a.med(func(s stepResult) float64 { return float64(s.RSSMax) })),
-			f0(a.med(func(s stepResult) float64 { return float64(s.ThreadsMax) })),
+			benchkit.F0(a.med(func(s stepResult) float64 { return float64(s.ThreadsMax) })),
 			goroutines(a),
-			f0(a.med(func(s stepResult) float64 { return float64(s.FDsMax) })),
-			f0(a.med(func(s stepResult) float64 { return s.GenCPUPct })),
-			f0(a.med(func(s stepResult) float64 { return s.SUTCoreOthersPc })))
+			benchkit.F0(a.med(func(s stepResult) float64 { return float64(s.FDsMax) })),
+			benchkit.F0(a.med(func(s stepResult) float64 { return s.GenCPUPct })),
+			benchkit.F0(a.med(func(s stepResult) float64 { return s.SUTCoreOthersPc })))
 	}
 	return b.String()
 }
@@ -236,15 +206,15 @@ func report(res *results, s settings) string {
 	for _, rate := range []int{500, 1000} {
 		if a, ok := find(as, "callgate", rate); ok {
 			fmt.Fprintf(&b, "| CPU per call at %d calls/s | ≤ 250 µs | %s µs%s |\n", rate,
-				f0(a.med(func(s stepResult) float64 { return s.CPUPerCall })), overloadNote(a))
+				benchkit.F0(a.med(func(s stepResult) float64 { return s.CPUPerCall })), overloadNote(a))
 		} else {
 			fmt.Fprintf(&b, "| CPU per call at %d calls/s | ≤ 250 µs | not reached (a lower rate overloaded callgate) |\n", rate)
 		}
 	}
 	if a, ok := find(as, "callgate", 1000); ok {
 		fmt.Fprintf(&b, "| added setup latency p99 at 1,000 calls/s | ≤ 2 ms | INVITE→INVITE %s µs, 200→200 %s µs%s |\n",
-			f0(a.med(func(s stepResult) float64 { return s.Invite.P99 })),
-			f0(a.med(func(s stepResult) float64 { return s.Answer.P99 })), overloadNote(a))
+			benchkit.F0(a.med(func(s stepResult) float64 { return s.Invite.P99 })),
+			benchkit.F0(a.med(func(s stepResult) float64 { return s.Answer.P99 })), overloadNote(a))
 	} else {
 		b.WriteString("| added setup latency p99 at 1,000 calls/s | ≤ 2 ms | not reached |\n")
 	}
@@ -263,7 +233,7 @@ func report(res *results, s settings) string {
 			}
 			cu := c.med(func(s stepResult) float64 { return s.CPUPerCall })
 			ku := k.med(func(s stepResult) float64 { return s.CPUPerCall })
-			fmt.Fprintf(&b, "| %d | %s%s | %s%s | %.1f× |\n", rate, f0(cu), overloadNote(c), f0(ku), overloadNote(k), cu/ku)
+			fmt.Fprintf(&b, "| %d | %s%s | %s%s | %.1f× |\n", rate, benchkit.F0(cu), overloadNote(c), benchkit.F0(ku), overloadNote(k), cu/ku)
 		}
 		fmt.Fprintf(&b, "\nHighest rate at the pass line: callgate %s, Kamailio %s.\n",
 			rateOrNone(hp), rateOrNone(highestPassing(as, "kamailio")))
@@ -280,7 +250,7 @@ func report(res *results, s settings) string {
 		}
 		fmt.Fprintf(&b, "| %s | %d | %d | %.0f | %d | %d (%s) | %d | %d | %.1f | %.0f | %s/%s | %s/%s | %.0f / %.0f | %.1f |\n",
 			r.Peer, r.Rep, r.Rate, r.Achieved, r.Created, r.Failed, r.FailKinds, r.Retrans, r.Net.Drops(), r.CPUPct, r.CPUPerCall,
-			f0(r.Invite.P50), f0(r.Invite.P99), f0(r.Answer.P50), f0(r.Answer.P99), r.SUTCoreOthersPc, r.SUTCoreStealPc, r.Load1)
+			benchkit.F0(r.Invite.P50), benchkit.F0(r.Invite.P99), benchkit.F0(r.Answer.P50), benchkit.F0(r.Answer.P99), r.SUTCoreOthersPc, r.SUTCoreStealPc, r.Load1)
 	}
 	b.WriteString("\n</details>\n")
 	if res.Profile != "" {
@@ -308,7 +278,7 @@ func goroutines(a agg) string {
 	if math.IsNaN(g) || g == 0 {
 		return "–"
 	}
-	return f0(g)
+	return benchkit.F0(g)
 }
 
 func overloadNote(a agg) string {

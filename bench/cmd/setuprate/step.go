@@ -88,7 +88,7 @@ func runRamp(ctx context.Context, s settings, p peer, rep int) ([]stepResult, er
 	if err != nil {
 		return nil, err
 	}
-	defer edge.stop()
+	defer edge.Stop()
 	uas, err := startUAS(s, dir)
 	if err != nil {
 		return nil, err
@@ -124,8 +124,8 @@ func runRamp(ctx context.Context, s settings, p peer, rep int) ([]stepResult, er
 		if err := benchkit.Sleep(ctx, s.callHold+6*time.Second); err != nil {
 			return out, err
 		}
-		if !benchkit.Alive(edge.cmd.Process.Pid) {
-			return out, fmt.Errorf("%s died during the %d calls/s step: see %s", p.Name(), rate, edge.log)
+		if !benchkit.Alive(edge.Cmd.Process.Pid) {
+			return out, fmt.Errorf("%s died during the %d calls/s step: see %s", p.Name(), rate, edge.Log)
 		}
 	}
 	return out, nil
@@ -177,7 +177,7 @@ func scenario(name string) string {
 }
 
 // runStep offers rate calls/s for warm+hold and measures the hold window.
-func runStep(ctx context.Context, s settings, peerName string, edge *edgeProc, uasPid int, dir string, rep, rate int,
+func runStep(ctx context.Context, s settings, peerName string, edge *benchkit.Proc, uasPid int, dir string, rep, rate int,
 	capture, warm, hold time.Duration) (stepResult, error) {
 	r := stepResult{Peer: peerName, Rep: rep, Rate: rate}
 	tag := fmt.Sprintf("r%d", rate)
@@ -209,10 +209,10 @@ func runStep(ctx context.Context, s settings, peerName string, edge *edgeProc, u
 		_ = uac.Process.Kill()
 		return r, err
 	}
-	p0, err := benchkit.SampleProcs(edge.pids())
+	p0, err := benchkit.SampleProcs(edge.Pids())
 	if err != nil {
 		_ = uac.Process.Kill()
-		return r, fmt.Errorf("%s is gone: %w (see %s)", peerName, err, edge.log)
+		return r, fmt.Errorf("%s is gone: %w (see %s)", peerName, err, edge.Log)
 	}
 	n0, _ := benchkit.SampleNet()
 	c0 := benchkit.SampleCPUs()
@@ -231,7 +231,7 @@ func runStep(ctx context.Context, s settings, peerName string, edge *edgeProc, u
 			case <-stopSampling:
 				return
 			case <-t.C:
-				if ps, err := benchkit.SampleProcs(edge.pids()); err == nil {
+				if ps, err := benchkit.SampleProcs(edge.Pids()); err == nil {
 					mu.Lock()
 					r.RSSMax = max(r.RSSMax, ps.PSS)
 					r.ThreadsMax = max(r.ThreadsMax, ps.Threads)
@@ -263,17 +263,17 @@ func runStep(ctx context.Context, s settings, peerName string, edge *edgeProc, u
 		close(stopSampling)
 		return r, err
 	}
-	p1, err := benchkit.SampleProcs(edge.pids())
+	p1, err := benchkit.SampleProcs(edge.Pids())
 	if err != nil {
 		_ = uac.Process.Kill()
 		close(stopSampling)
-		return r, fmt.Errorf("%s is gone: %w (see %s)", peerName, err, edge.log)
+		return r, fmt.Errorf("%s is gone: %w (see %s)", peerName, err, edge.Log)
 	}
 	n1, _ := benchkit.SampleNet()
 	c1 := benchkit.SampleCPUs()
 	g1, gerr := benchkit.SampleProcs([]int{uac.Process.Pid, uasPid})
-	if edge.metrics != "" {
-		r.Goroutines, _ = benchkit.Goroutines(edge.metrics)
+	if edge.Metrics != "" {
+		r.Goroutines, _ = benchkit.Goroutines(edge.Metrics)
 	}
 	r.Load1 = benchkit.LoadAvg()
 	close(stopSampling)
