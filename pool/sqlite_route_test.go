@@ -111,12 +111,16 @@ func BenchmarkRouteBindings1M(b *testing.B) {
 	now := t0.Add(time.Minute)
 	b.ReportAllocs()
 	i := 0
+	lat := make([]time.Duration, 0, b.N)
 	for b.Loop() {
 		v, c := fmt.Sprintf("+86107%08d", (i/perVirtual)%(total/perVirtual)), fmt.Sprintf("+86138%08d", i%perVirtual)
+		start := time.Now()
 		bs, err := s.RouteBindings(ctx, v, c, now)
+		lat = append(lat, time.Since(start))
 		if err != nil || len(bs) != 1 {
 			b.Fatalf("RouteBindings(%s, %s) = %d bindings, %v; want 1", v, c, len(bs), err)
 		}
 		i += 7919
 	}
+	reportPercentiles(b, lat)
 }
