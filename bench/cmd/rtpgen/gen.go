@@ -1,6 +1,7 @@
 package main
 
 import (
+	"callgate/bench/internal/benchkit"
 	"context"
 	"encoding/binary"
 	"net"
@@ -103,7 +104,7 @@ type sock struct {
 	statMu   sync.Mutex
 	sent     int64
 	received int64
-	fwd, ret *hist
+	fwd, ret *benchkit.LatencyHist
 }
 
 func newGenerator(ip string, n int, pt int) (*generator, error) {
@@ -117,7 +118,7 @@ func newGenerator(ip string, n int, pt int) (*generator, error) {
 		_ = c.SetReadBuffer(8 << 20)
 		_ = c.SetWriteBuffer(8 << 20)
 		g.socks = append(g.socks, &sock{conn: c, pc: ipv4.NewPacketConn(c), port: c.LocalAddr().(*net.UDPAddr).Port,
-			fwd: newHist(), ret: newHist()})
+			fwd: benchkit.NewLatencyHist(), ret: benchkit.NewLatencyHist()})
 	}
 	return g, nil
 }
@@ -281,8 +282,8 @@ func (g *generator) receive(s *sock) {
 				continue
 			}
 			s.received++
-			s.fwd.add(float64(t1-t0) / 1e3)
-			s.ret.add(float64(t2-t1) / 1e3)
+			s.fwd.Add(float64(t1-t0) / 1e3)
+			s.ret.Add(float64(t2-t1) / 1e3)
 		}
 		s.statMu.Unlock()
 	}
@@ -292,8 +293,8 @@ func (g *generator) resetWindow(at time.Time) {
 	for _, s := range g.socks {
 		s.statMu.Lock()
 		s.sent, s.received = 0, 0
-		s.fwd.reset()
-		s.ret.reset()
+		s.fwd.Reset()
+		s.ret.Reset()
 		s.statMu.Unlock()
 	}
 	g.win.open(at)
@@ -303,16 +304,16 @@ func (g *generator) closeWindow(at time.Time) { g.win.close(at) }
 
 // fill adds A's figures of the window to r.
 func (g *generator) fill(r *stepResult) {
-	fwd, ret := newHist(), newHist()
+	fwd, ret := benchkit.NewLatencyHist(), benchkit.NewLatencyHist()
 	for _, s := range g.socks {
 		s.statMu.Lock()
 		r.Sent += s.sent
 		r.Received += s.received
-		fwd.merge(s.fwd)
-		ret.merge(s.ret)
+		fwd.Merge(s.fwd)
+		ret.Merge(s.ret)
 		s.statMu.Unlock()
 	}
-	r.Forward, r.Return = fwd.summary(), ret.summary()
+	r.Forward, r.Return = fwd.Summary(), ret.Summary()
 	var sum, mx float64
 	var n int
 	for i := range g.next.Load() {

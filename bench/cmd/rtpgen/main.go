@@ -26,6 +26,7 @@
 package main
 
 import (
+	"callgate/bench/internal/benchkit"
 	"context"
 	"encoding/json"
 	"flag"
@@ -115,12 +116,9 @@ type stepResult struct {
 	WindowEndNS   int64
 }
 
-type latency struct {
-	N                             int64
-	Min, P50, P90, P99, P999, Max float64
-	Mean                          float64
-	Over50ms                      int64 `json:",omitempty"` // samples beyond the histogram, counted at 50 ms
-}
+// latency is a one-way latency distribution in µs (samples beyond the histogram,
+// counted at 50 ms, in Over50ms).
+type latency = benchkit.Latency
 
 func run(ctx context.Context, s settings) error {
 	echoAddr, err := netip.ParseAddrPort(s.echo)
