@@ -16,7 +16,6 @@ import (
 	"flag"
 	"fmt"
 	"os"
-	"os/signal"
 	"path/filepath"
 	"regexp"
 	"sync"
@@ -75,14 +74,8 @@ func main() {
 	if s.reps < 1 {
 		fatalf("-reps must be at least 1")
 	}
-	for _, p := range []*string{&s.out, &s.callgate, &s.webrtcload} {
-		if abs, err := filepath.Abs(*p); err == nil {
-			*p = abs
-		}
-	}
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	if err := run(ctx, s); err != nil {
+	benchkit.AbsPaths(&s.out, &s.callgate, &s.webrtcload)
+	if err := benchkit.UntilSignal(func(ctx context.Context) error { return run(ctx, s) }); err != nil {
 		fatalf("%v", err)
 	}
 }
@@ -183,7 +176,7 @@ func runRep(ctx context.Context, s settings, rep int) ([]stepResult, error) {
 	defer benchkit.Stop(cg, syscall.SIGTERM, 30*time.Second)
 	pid := cg.Process.Pid
 
-	uas := benchkit.Pinned(s.genCore, s.sipp, "-sf", scenario("uas_media.xml"), "-i", carrierIP, "-p", fmt.Sprint(carrierPort),
+	uas := benchkit.Pinned(s.genCore, s.sipp, "-sf", benchkit.SIPpScenario("uas_media.xml"), "-i", carrierIP, "-p", fmt.Sprint(carrierPort),
 		"-key", "echo_ip", carrierIP, "-key", "echo_port", fmt.Sprint(echoPort), "-nostdin", "-buff_size", "8388608",
 		"-trace_stat", "-stf", filepath.Join(dir, "uas-stat.csv"), "-fd", "5")
 	uas.Dir = dir
@@ -393,9 +386,4 @@ func (m *stepMeter) peaks(stop, done chan struct{}) {
 			}
 		}
 	}
-}
-
-func scenario(name string) string {
-	p, _ := filepath.Abs(filepath.Join("bench", "sipp", name))
-	return p
 }

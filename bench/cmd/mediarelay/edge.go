@@ -272,7 +272,7 @@ func startRtpengine(s settings, dir string) (*edge, error) {
 // bench/sipp/uas_media.xml does not echo it (callgate, a B2BUA, needs none), so for
 // a proxy a copy with [last_Record-Route:] is written to dir.
 func uasScenario(dir string, proxy bool) (string, error) {
-	path := scenario("uas_media.xml")
+	path := benchkit.SIPpScenario("uas_media.xml")
 	if !proxy {
 		return path, nil
 	}

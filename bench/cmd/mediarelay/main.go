@@ -21,7 +21,6 @@ import (
 	"math"
 	"os"
 	"os/exec"
-	"os/signal"
 	"path/filepath"
 	"regexp"
 	"strconv"
@@ -99,14 +98,8 @@ func main() {
 		}
 		s.peers = append(s.peers, p)
 	}
-	for _, p := range []*string{&s.out, &s.callgate, &s.rtpgen, &s.kamailioCfg} {
-		if abs, err := filepath.Abs(*p); err == nil {
-			*p = abs
-		}
-	}
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	if err := run(ctx, s); err != nil {
+	benchkit.AbsPaths(&s.out, &s.callgate, &s.rtpgen, &s.kamailioCfg)
+	if err := benchkit.UntilSignal(func(ctx context.Context) error { return run(ctx, s) }); err != nil {
 		fatalf("%v", err)
 	}
 }
@@ -539,11 +532,6 @@ func notRun(peer string, rep int, steps []int, done map[int]bool, gaveUp string)
 		out = append(out, stepResult{Peer: peer, Rep: rep, Calls: n, Skipped: true, Note: note})
 	}
 	return out
-}
-
-func scenario(name string) string {
-	p, _ := filepath.Abs(filepath.Join("bench", "sipp", name))
-	return p
 }
 
 func oneLine(r stepResult) string {

@@ -15,11 +15,9 @@ import (
 	"flag"
 	"fmt"
 	"os"
-	"os/signal"
 	"path/filepath"
 	"strconv"
 	"strings"
-	"syscall"
 	"time"
 
 	"callgate/bench/internal/benchkit"
@@ -90,20 +88,14 @@ func main() {
 		s.rates = append(s.rates, n)
 	}
 	// SIPp runs in the output directory: every path it gets must be absolute.
-	for _, p := range []*string{&s.out, &s.seedDB, &s.inf, &s.callgate, &s.kamailioCfg} {
-		if abs, err := filepath.Abs(*p); err == nil {
-			*p = abs
-		}
-	}
+	benchkit.AbsPaths(&s.out, &s.seedDB, &s.inf, &s.callgate, &s.kamailioCfg)
 	if *reportOnly {
 		if err := rewriteReport(s); err != nil {
 			fatalf("%v", err)
 		}
 		return
 	}
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	if err := run(ctx, s); err != nil {
+	if err := benchkit.UntilSignal(func(ctx context.Context) error { return run(ctx, s) }); err != nil {
 		fatalf("%v", err)
 	}
 }

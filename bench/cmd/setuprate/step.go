@@ -150,7 +150,7 @@ func parenthesized(s string) string {
 
 // startUAS runs carrier B: SIPp answering every call.
 func startUAS(s settings, dir string) (*exec.Cmd, error) {
-	cmd := benchkit.Pinned(s.genCore, s.sipp, "-sf", scenario("uas_setup.xml"),
+	cmd := benchkit.Pinned(s.genCore, s.sipp, "-sf", benchkit.SIPpScenario("uas_setup.xml"),
 		"-i", addrB, "-p", strconv.Itoa(portB), "-nostdin", "-buff_size", "8388608",
 		"-trace_stat", "-stf", filepath.Join(dir, "uas-stat.csv"), "-fd", "1")
 	cmd.Dir = dir
@@ -170,12 +170,6 @@ func startUAS(s settings, dir string) (*exec.Cmd, error) {
 	return cmd, nil
 }
 
-// scenario finds a SIPp scenario file of bench/sipp.
-func scenario(name string) string {
-	p, _ := filepath.Abs(filepath.Join("bench", "sipp", name))
-	return p
-}
-
 // runStep offers rate calls/s for warm+hold and measures the hold window.
 func runStep(ctx context.Context, s settings, peerName string, edge *benchkit.Proc, uasPid int, dir string, rep, rate int,
 	capture, warm, hold time.Duration) (stepResult, error) {
@@ -185,7 +179,7 @@ func runStep(ctx context.Context, s settings, peerName string, edge *benchkit.Pr
 	_ = os.Remove(statPath)
 	uasRows0, _ := benchkit.ReadSIPpStats(filepath.Join(dir, "uas-stat.csv"))
 	calls := int(float64(rate) * (warm + hold).Seconds())
-	uac := benchkit.Pinned(s.genCore, s.sipp, "-sf", scenario("uac_setup.xml"), "-inf", s.inf,
+	uac := benchkit.Pinned(s.genCore, s.sipp, "-sf", benchkit.SIPpScenario("uac_setup.xml"), "-inf", s.inf,
 		"-i", addrA, "-p", strconv.Itoa(portA), fmt.Sprintf("%s:%d", addrEdge, portEdge),
 		"-r", strconv.Itoa(rate), "-rp", "1000", "-m", strconv.Itoa(calls),
 		"-l", strconv.Itoa(rate*int(s.callHold.Seconds()+10)+1000),
