@@ -10,9 +10,12 @@ import (
 
 // AbsPaths makes each path absolute in place: SIPp and the edges run in output
 // directories, so every path they are given must be. A path that cannot be made
-// absolute is left as it is.
+// absolute is left as it is, and so is an empty one (an option left unset).
 func AbsPaths(paths ...*string) {
 	for _, p := range paths {
+		if *p == "" {
+			continue
+		}
 		if abs, err := filepath.Abs(*p); err == nil {
 			*p = abs
 		}

@@ -9,8 +9,11 @@ import (
 )
 
 func TestAbsPaths(t *testing.T) {
-	a, b := "out", "/already/abs"
-	AbsPaths(&a, &b)
+	a, b, unset := "out", "/already/abs", ""
+	AbsPaths(&a, &b, &unset)
+	if unset != "" {
+		t.Errorf("an unset path became %q", unset)
+	}
 	if !filepath.IsAbs(a) || !strings.HasSuffix(a, string(filepath.Separator)+"out") {
 		t.Errorf("relative path: %q", a)
 	}
