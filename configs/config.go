@@ -90,7 +90,9 @@ type Media struct {
 	// PortMin and PortMax bound the even RTP ports callgate allocates; default 20000-29999.
 	PortMin int `yaml:"port_min"`
 	PortMax int `yaml:"port_max"`
-	// BindAddress is the local IP RTP sockets bind to; default 127.0.0.1.
+	// BindAddress is the local IP RTP sockets bind to; default 127.0.0.1. Unless it is
+	// a wildcard (0.0.0.0, ::) or ICEMux is set, it is also the only address browsers'
+	// WebRTC legs offer ICE host candidates on.
 	BindAddress string `yaml:"bind_address"`
 	// PublicAddress is the IP written into SDP c= lines; default BindAddress.
 	PublicAddress string `yaml:"public_address"`

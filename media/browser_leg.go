@@ -61,7 +61,6 @@ type BrowserLeg struct {
 	wake      chan struct{}
 	closed    bool
 	drainDone chan struct{} // closed when the discarding reader ends; nil if none runs
-	drainBuf  []byte
 
 	wg        sync.WaitGroup // the discarding reader and the RTCP readers
 	done      chan struct{}
@@ -114,19 +113,22 @@ func (w *WebRTC) NewBrowserLeg(ctx context.Context, offerSDP string) (leg *Brows
 	if err != nil {
 		return nil, "", fmt.Errorf("media: local track: %w", err)
 	}
-	pc, err := w.api.NewPeerConnection(webrtc.Configuration{})
+	cert, err := w.certificate()
+	if err != nil {
+		return nil, "", err
+	}
+	pc, err := w.api.NewPeerConnection(webrtc.Configuration{Certificates: []webrtc.Certificate{cert}})
 	if err != nil {
 		return nil, "", fmt.Errorf("media: new peer connection: %w", err)
 	}
 	l := &BrowserLeg{
-		w:        w,
-		pc:       pc,
-		local:    local,
-		log:      w.log,
-		clock:    w.clock,
-		wake:     make(chan struct{}),
-		done:     make(chan struct{}),
-		drainBuf: make([]byte, relayBufferSize),
+		w:     w,
+		pc:    pc,
+		local: local,
+		log:   w.log,
+		clock: w.clock,
+		wake:  make(chan struct{}),
+		done:  make(chan struct{}),
 	}
 	if !w.add(l) {
 		_ = pc.Close()
@@ -326,13 +328,19 @@ type rtcpReader interface {
 	Read(b []byte) (int, interceptor.Attributes, error)
 }
 
+// rtcpDrainSize is the buffer of the goroutines that discard the browser's
+// RTCP, two per leg for its whole life. A browser's compound reports (SR or
+// RR, SDES) take 100-200 bytes; a larger packet is read in part and thrown
+// away like the others.
+const rtcpDrainSize = 512
+
 // drainRTCP reads RTCP until the PeerConnection closes, so that pion
 // processes it (reports) and its buffers never fill.
 func (l *BrowserLeg) drainRTCP(r rtcpReader) {
 	defer l.wg.Done()
-	buf := make([]byte, 1500)
+	buf := make([]byte, rtcpDrainSize)
 	for {
-		if _, _, err := r.Read(buf); err != nil {
+		if _, _, err := r.Read(buf); err != nil && !errors.Is(err, io.ErrShortBuffer) {
 			return
 		}
 	}
@@ -495,9 +503,12 @@ func (l *BrowserLeg) startDrain() {
 func (l *BrowserLeg) drain(done chan struct{}) {
 	defer l.wg.Done()
 	defer close(done)
+	// Only a leg between calls needs the buffer: a bridge reads into its own.
+	buf := l.w.drainBufs.Get().(*[]byte)
+	defer l.w.drainBufs.Put(buf)
 	var h Header
 	for {
-		_, _, _, err := l.readRTP(l.drainBuf, &h)
+		_, _, _, err := l.readRTP(*buf, &h)
 		switch {
 		case err == nil:
 			l.discarded.Add(1)

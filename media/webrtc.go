@@ -1,17 +1,24 @@
 package media
 
 import (
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net"
 	"net/netip"
+	"slices"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/pion/ice/v4"
 	"github.com/pion/interceptor"
 	"github.com/pion/interceptor/pkg/report"
+	"github.com/pion/transport/v4"
+	"github.com/pion/transport/v4/stdnet"
 	"github.com/pion/webrtc/v4"
 )
 
@@ -37,6 +44,14 @@ type WebRTCConfig struct {
 	// leaves out by default: for tests and a demo on one machine.
 	Loopback bool
 
+	// HostIPs, if set, are the only local addresses ICE gathers host
+	// candidates on; by default every address of every interface is one
+	// (loopback addresses only with Loopback, or when listed here). Each
+	// candidate costs every browser leg a UDP socket, a goroutine reading
+	// it, an 8 KiB buffer and its own connectivity checks. Not with
+	// MuxAddr, whose IP decides.
+	HostIPs []netip.Addr
+
 	// Logger receives the legs' events and pion's own logging (pion's info
 	// at debug level, its debug and trace below that); nil discards.
 	Logger *slog.Logger
@@ -58,6 +73,13 @@ type WebRTC struct {
 	mux   ice.UDPMux // nil without MuxAddr
 	log   *slog.Logger
 	clock Clock
+
+	// drainBufs are the buffers of the legs' discarding readers (*[]byte of
+	// relayBufferSize), which run only between calls.
+	drainBufs sync.Pool
+
+	certMu sync.Mutex
+	cert   *webrtc.Certificate // the DTLS certificate of new legs; see certificate
 
 	mu     sync.Mutex
 	closed bool
@@ -99,7 +121,25 @@ func NewWebRTC(cfg WebRTCConfig) (*WebRTC, error) {
 	// A server has no use for mDNS: it would open a multicast socket per
 	// leg to hide host addresses that are public anyway.
 	se.SetICEMulticastDNSMode(ice.MulticastDNSModeDisabled)
-	se.SetIncludeLoopbackCandidate(cfg.Loopback)
+	includeLoopback := cfg.Loopback
+	if len(cfg.HostIPs) > 0 {
+		if cfg.MuxAddr != "" {
+			return nil, errors.New("media: webrtc HostIPs and MuxAddr are exclusive")
+		}
+		hostIPs := make([]netip.Addr, len(cfg.HostIPs))
+		for i, a := range cfg.HostIPs {
+			if !a.IsValid() || a.IsUnspecified() {
+				return nil, fmt.Errorf("media: webrtc HostIPs: %q is not a local address", a)
+			}
+			hostIPs[i] = a.Unmap()
+			includeLoopback = includeLoopback || a.IsLoopback()
+		}
+		se.SetIPFilter(func(ip net.IP) bool {
+			a, ok := netip.AddrFromSlice(ip)
+			return ok && slices.Contains(hostIPs, a.Unmap())
+		})
+	}
+	se.SetIncludeLoopbackCandidate(includeLoopback)
 	se.SetNetworkTypes([]webrtc.NetworkType{webrtc.NetworkTypeUDP4, webrtc.NetworkTypeUDP6})
 	if len(rules) > 0 {
 		if err := se.SetICEAddressRewriteRules(rules...); err != nil {
@@ -139,7 +179,19 @@ func NewWebRTC(cfg WebRTCConfig) (*WebRTC, error) {
 	}
 	ir.Add(sr)
 
+	// One network for every leg's ICE agent: without it pion builds one per
+	// leg, which lists the interfaces over netlink and keeps the reply.
+	hn, err := newHostNet(clock)
+	if err != nil {
+		return nil, fmt.Errorf("media: webrtc network: %w", err)
+	}
+	se.SetNet(hn)
+
 	w := &WebRTC{log: log, clock: clock, legs: make(map[*BrowserLeg]struct{})}
+	w.drainBufs.New = func() any {
+		b := make([]byte, relayBufferSize)
+		return &b
+	}
 	if cfg.MuxAddr != "" {
 		ap, err := netip.ParseAddrPort(cfg.MuxAddr)
 		if err != nil {
@@ -158,6 +210,35 @@ func NewWebRTC(cfg WebRTCConfig) (*WebRTC, error) {
 	}
 	w.api = webrtc.NewAPI(webrtc.WithMediaEngine(m), webrtc.WithSettingEngine(se), webrtc.WithInterceptorRegistry(ir))
 	return w, nil
+}
+
+// certRenewBefore is how long before its expiry the legs' DTLS certificate
+// is replaced for new legs.
+const certRenewBefore = 24 * time.Hour
+
+// certificate returns the DTLS certificate (ECDSA P-256, self-signed) new
+// legs present. Left to itself pion generates one per PeerConnection: a key
+// pair and a signature per leg, and ~2.7 KB kept for its life. Browsers
+// check only its fingerprint, which the answer carries; sharing it across
+// legs, as media servers commonly do, reveals no more than the server's
+// address does. pion makes it valid for a month and refuses an expired
+// one, so a new one is made a day before: legs already up keep theirs.
+// The expiry is wall-clock time, as pion checks it.
+func (w *WebRTC) certificate() (webrtc.Certificate, error) {
+	w.certMu.Lock()
+	defer w.certMu.Unlock()
+	if w.cert == nil || time.Until(w.cert.Expires()) < certRenewBefore {
+		key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+		if err != nil {
+			return webrtc.Certificate{}, fmt.Errorf("media: dtls key: %w", err)
+		}
+		cert, err := webrtc.GenerateCertificate(key)
+		if err != nil {
+			return webrtc.Certificate{}, fmt.Errorf("media: dtls certificate: %w", err)
+		}
+		w.cert = cert
+	}
+	return *w.cert, nil
 }
 
 // rewriteRules turns WebRTCConfig.NAT1To1 into pion's address rewrite
@@ -234,4 +315,96 @@ func (w *WebRTC) forget(l *BrowserLeg) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	delete(w.legs, l)
+}
+
+// interfacesTTL is how long hostNet reuses the host's interface list.
+const interfacesTTL = time.Second
+
+// hostNet is the network the ICE agents of all browser legs share: the
+// standard library's, with the list of interfaces and addresses read at
+// most once per interfacesTTL. Left to itself pion gives each leg's agent
+// its own stdnet.Net, which reads the list over netlink (a few syscalls per
+// interface) and keeps it for the life of the leg, and with it the whole
+// netlink reply (~6.5 KB: the interfaces' hardware addresses point into
+// it). hostNet copies what it keeps. It is safe for concurrent use.
+type hostNet struct {
+	transport.Net // listening, dialing and resolving: a *stdnet.Net
+	clock         Clock
+
+	mu  sync.Mutex
+	at  time.Time // when ifs was read
+	ifs []*transport.Interface
+}
+
+var _ transport.Net = (*hostNet)(nil)
+
+func newHostNet(clock Clock) (*hostNet, error) {
+	std, err := stdnet.NewNet()
+	if err != nil {
+		return nil, err
+	}
+	n := &hostNet{Net: std, clock: clock}
+	n.ifs, n.at = copyInterfaces(std), clock.Now()
+	return n, nil
+}
+
+// copyInterfaces copies the interfaces of a freshly read stdnet.Net, so
+// that they do not keep its netlink buffers.
+func copyInterfaces(std *stdnet.Net) []*transport.Interface {
+	ifs, _ := std.Interfaces() // stdnet's never fails
+	out := make([]*transport.Interface, 0, len(ifs))
+	for _, ifc := range ifs {
+		c := ifc.Interface
+		c.HardwareAddr = slices.Clone(c.HardwareAddr)
+		cp := transport.NewInterface(c)
+		addrs, _ := ifc.Addrs()
+		for _, a := range addrs {
+			cp.AddAddress(a)
+		}
+		out = append(out, cp)
+	}
+	return out
+}
+
+// Interfaces implements transport.Net. The result is shared: callers must
+// not modify it (pion's ICE does not).
+func (n *hostNet) Interfaces() ([]*transport.Interface, error) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if now := n.clock.Now(); now.Sub(n.at) >= interfacesTTL || now.Before(n.at) {
+		std, err := stdnet.NewNet()
+		if err != nil {
+			return nil, err
+		}
+		n.ifs, n.at = copyInterfaces(std), now
+	}
+	return n.ifs, nil
+}
+
+// InterfaceByIndex implements transport.Net.
+func (n *hostNet) InterfaceByIndex(index int) (*transport.Interface, error) {
+	ifs, err := n.Interfaces()
+	if err != nil {
+		return nil, err
+	}
+	for _, ifc := range ifs {
+		if ifc.Index == index {
+			return ifc, nil
+		}
+	}
+	return nil, fmt.Errorf("%w: index=%d", transport.ErrInterfaceNotFound, index)
+}
+
+// InterfaceByName implements transport.Net.
+func (n *hostNet) InterfaceByName(name string) (*transport.Interface, error) {
+	ifs, err := n.Interfaces()
+	if err != nil {
+		return nil, err
+	}
+	for _, ifc := range ifs {
+		if ifc.Name == name {
+			return ifc, nil
+		}
+	}
+	return nil, fmt.Errorf("%w: %s", transport.ErrInterfaceNotFound, name)
 }

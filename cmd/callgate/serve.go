@@ -211,6 +211,18 @@ func loopbackOnly(cfg *configs.Config) bool {
 	return err == nil && a.IsLoopback()
 }
 
+// iceHostIPs are the addresses browser legs gather ICE host candidates on: the
+// media bind address when it is one specific IP (a candidate per interface
+// address costs every leg a socket, a goroutine and its connectivity checks);
+// nil, every address, when it is a wildcard or ice_mux decides.
+func iceHostIPs(cfg *configs.Config) []netip.Addr {
+	a, err := netip.ParseAddr(cfg.Media.BindAddress)
+	if err != nil || a.IsUnspecified() || cfg.Media.ICEMux != "" {
+		return nil
+	}
+	return []netip.Addr{a}
+}
+
 // openRecordings closes, at start, the recordings a stopped process left open;
 // *pool.SQLiteStore does (the PostgreSQL store keeps no recordings yet).
 type openRecordings interface {
@@ -365,7 +377,8 @@ func serve(ctx context.Context, cfg *configs.Config, log *slog.Logger, stdout io
 
 	rtc, err := media.NewWebRTC(media.WebRTCConfig{
 		PortMin: cfg.Media.ICEPortMin, PortMax: cfg.Media.ICEPortMax, MuxAddr: cfg.Media.ICEMux,
-		NAT1To1: cfg.Media.ICEPublicIPs, Loopback: loopbackOnly(cfg), Logger: log.With("component", "webrtc"),
+		NAT1To1: cfg.Media.ICEPublicIPs, Loopback: loopbackOnly(cfg), HostIPs: iceHostIPs(cfg),
+		Logger: log.With("component", "webrtc"),
 	})
 	if err != nil {
 		return fmt.Errorf("webrtc: %w", err)

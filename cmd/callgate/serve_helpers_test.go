@@ -75,3 +75,26 @@ func freeTCPAddr(t *testing.T) string {
 	defer ln.Close()
 	return ln.Addr().String()
 }
+
+func TestICEHostIPs(t *testing.T) {
+	for _, tc := range []struct {
+		bind, mux string
+		want      string // "" for nil
+	}{
+		{bind: "127.0.0.1", want: "127.0.0.1"},
+		{bind: "10.20.0.5", want: "10.20.0.5"},
+		{bind: "::1", want: "::1"},
+		{bind: "0.0.0.0"},
+		{bind: "::"},
+		{bind: "10.20.0.5", mux: "10.20.0.5:3478"},
+	} {
+		cfg := &configs.Config{Media: configs.Media{BindAddress: tc.bind, ICEMux: tc.mux}}
+		got := iceHostIPs(cfg)
+		switch {
+		case tc.want == "" && got != nil:
+			t.Errorf("bind %s mux %q: %v, want every address", tc.bind, tc.mux, got)
+		case tc.want != "" && (len(got) != 1 || got[0].String() != tc.want):
+			t.Errorf("bind %s mux %q: %v, want [%s]", tc.bind, tc.mux, got, tc.want)
+		}
+	}
+}
