@@ -212,15 +212,26 @@ func loopbackOnly(cfg *configs.Config) bool {
 }
 
 // iceHostIPs are the addresses browser legs gather ICE host candidates on: the
-// media bind address when it is one specific IP (a candidate per interface
-// address costs every leg a socket, a goroutine and its connectivity checks);
-// nil, every address, when it is a wildcard or ice_mux decides.
-func iceHostIPs(cfg *configs.Config) []netip.Addr {
+// media bind address when it is one specific IP that an interface holds (a
+// candidate per interface address costs every leg a socket, a goroutine and its
+// connectivity checks); nil, every address, when it is a wildcard, when ice_mux
+// decides, or when no interface holds it (127.0.0.21 binds, through lo's
+// 127.0.0.0/8, but ICE gathers only the addresses interfaces list).
+func iceHostIPs(cfg *configs.Config, held func() ([]net.Addr, error)) []netip.Addr {
 	a, err := netip.ParseAddr(cfg.Media.BindAddress)
 	if err != nil || a.IsUnspecified() || cfg.Media.ICEMux != "" {
 		return nil
 	}
-	return []netip.Addr{a}
+	addrs, err := held()
+	if err != nil {
+		return nil
+	}
+	for _, h := range addrs {
+		if p, err := netip.ParsePrefix(h.String()); err == nil && p.Addr().Unmap() == a.Unmap() {
+			return []netip.Addr{a}
+		}
+	}
+	return nil
 }
 
 // openRecordings closes, at start, the recordings a stopped process left open;
@@ -377,7 +388,7 @@ func serve(ctx context.Context, cfg *configs.Config, log *slog.Logger, stdout io
 
 	rtc, err := media.NewWebRTC(media.WebRTCConfig{
 		PortMin: cfg.Media.ICEPortMin, PortMax: cfg.Media.ICEPortMax, MuxAddr: cfg.Media.ICEMux,
-		NAT1To1: cfg.Media.ICEPublicIPs, Loopback: loopbackOnly(cfg), HostIPs: iceHostIPs(cfg),
+		NAT1To1: cfg.Media.ICEPublicIPs, Loopback: loopbackOnly(cfg), HostIPs: iceHostIPs(cfg, net.InterfaceAddrs),
 		Logger: log.With("component", "webrtc"),
 	})
 	if err != nil {

@@ -77,24 +77,37 @@ func freeTCPAddr(t *testing.T) string {
 }
 
 func TestICEHostIPs(t *testing.T) {
+	held := func() ([]net.Addr, error) {
+		return []net.Addr{
+			&net.IPNet{IP: net.ParseIP("127.0.0.1"), Mask: net.CIDRMask(8, 32)},
+			&net.IPNet{IP: net.ParseIP("10.20.0.5"), Mask: net.CIDRMask(24, 32)},
+			&net.IPNet{IP: net.ParseIP("::1"), Mask: net.CIDRMask(128, 128)},
+		}, nil
+	}
 	for _, tc := range []struct {
 		bind, mux string
-		want      string // "" for nil
+		want      string // "" for nil: every address
 	}{
 		{bind: "127.0.0.1", want: "127.0.0.1"},
 		{bind: "10.20.0.5", want: "10.20.0.5"},
 		{bind: "::1", want: "::1"},
+		{bind: "127.0.0.21"}, // binds through lo's /8, but no interface lists it
+		{bind: "10.20.0.6"},
 		{bind: "0.0.0.0"},
 		{bind: "::"},
 		{bind: "10.20.0.5", mux: "10.20.0.5:3478"},
 	} {
 		cfg := &configs.Config{Media: configs.Media{BindAddress: tc.bind, ICEMux: tc.mux}}
-		got := iceHostIPs(cfg)
+		got := iceHostIPs(cfg, held)
 		switch {
 		case tc.want == "" && got != nil:
 			t.Errorf("bind %s mux %q: %v, want every address", tc.bind, tc.mux, got)
 		case tc.want != "" && (len(got) != 1 || got[0].String() != tc.want):
 			t.Errorf("bind %s mux %q: %v, want [%s]", tc.bind, tc.mux, got, tc.want)
 		}
+	}
+	broken := func() ([]net.Addr, error) { return nil, net.UnknownNetworkError("none") }
+	if got := iceHostIPs(&configs.Config{Media: configs.Media{BindAddress: "127.0.0.1"}}, broken); got != nil {
+		t.Errorf("interfaces unreadable: %v, want every address", got)
 	}
 }
