@@ -1,7 +1,9 @@
 package main
 
 import (
+	"errors"
 	"math"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"strings"
@@ -113,15 +115,15 @@ func TestJudge(t *testing.T) {
 func TestReport(t *testing.T) {
 	res := sampleResults()
 	as := aggregate(res.Steps)
-	if len(as) != 4 || highestPassing(as) != 100 {
-		t.Fatalf("aggregate %d steps, highest %d", len(as), highestPassing(as))
+	if len(as) != 4 || highestPassing(as, peerCallgate) != 100 {
+		t.Fatalf("aggregate %d steps, highest %d", len(as), highestPassing(as, peerCallgate))
 	}
 	s := settings{steps: []int{100, 200, 400, 800}, reps: 2, warm: 5 * time.Second, hold: 10 * time.Second, rate: 100,
 		inflight: 200, quick: true, command: "QUICK=1 bench/browser-leg.sh"}
 	doc := report(res, s)
 	for _, want := range []string{
 		"**Smoke run (QUICK=1)", "Command: `QUICK=1 bench/browser-leg.sh`", "pion/webrtc v4.2.20",
-		"| 100 | 2/2 ✅ |", "| 200 | 1/2 ❌ |", "| 400 | 0/1 ❌ |", "| 800 | not run: a lower step failed |",
+		"| callgate | 100 | 2/2 ✅ |", "| callgate | 200 | 1/2 ❌ |", "| callgate | 400 | 0/1 ❌ |", "| callgate | 800 | not run: a lower step failed |",
 		"| concurrent browser-leg calls at the pass line, callgate on one core | ≥ 900 | 100 calls |",
 		"| memory per browser-leg call at 100 calls (RSS growth / calls) | ≤ 0.3 MB | 245.8 KiB |",
 		"95/s; 2.0 / 9.0 ms", "0.40 / 1.20 ms", "0.30 / 0.90 ms", "agents could not connect: 40 of 200",
@@ -140,7 +142,7 @@ func TestReport(t *testing.T) {
 			}
 		}
 	}
-	if sum := summary(res); !strings.Contains(sum, "highest concurrent browser-leg calls at the pass line: 100 calls") {
+	if sum := summary(res); !strings.Contains(sum, "callgate: highest concurrent browser-leg calls at the pass line: 100 calls") {
 		t.Errorf("summary:\n%s", sum)
 	}
 
@@ -158,5 +160,77 @@ func TestReport(t *testing.T) {
 		!strings.Contains(string(b), "<!-- BEGIN bench/browser-leg.sh (generated: do not edit) -->") ||
 		!strings.Contains(string(b), "<!-- END bench/browser-leg.sh -->") {
 		t.Fatalf("doc:\n%s", b)
+	}
+}
+
+// With the Janus peer in the run, the report adds its rows, its method and callgate's
+// ratio to it; callgate's targets stay callgate's.
+func TestReportWithJanus(t *testing.T) {
+	res := sampleResults()
+	for _, r := range sampleResults().Steps {
+		if r.Rep != 1 {
+			continue
+		}
+		r.Peer = peerJanus
+		if !r.Skipped && !r.RampFailed {
+			// Janus at twice callgate's CPU per call and 4× its memory per call.
+			r.CPUPct *= 2
+			r.cpu *= 2
+			r.RSS = r.RSSIdle + 4*(r.RSS-r.RSSIdle)
+			r.Goroutines = 0
+			r.derive()
+			r.judge()
+		}
+		res.Steps = append(res.Steps, r)
+	}
+	res.Settings = map[string]any{"janus_ice": "192.0.2.2"}
+	as := aggregate(res.Steps)
+	if got := peersOf(as); len(got) != 2 || got[0] != peerCallgate || got[1] != peerJanus {
+		t.Fatalf("peers %v", got)
+	}
+	if highestPassing(as, peerJanus) != 100 || highestPassing(as, peerCallgate) != 100 {
+		t.Fatalf("highest: janus %d, callgate %d", highestPassing(as, peerJanus), highestPassing(as, peerCallgate))
+	}
+	s := settings{steps: []int{100, 200, 400, 800}, reps: 2, warm: 5 * time.Second, hold: 10 * time.Second, rate: 100,
+		inflight: 200, quick: true, sutCore: 1, command: "QUICK=1 PEERS=callgate,janus bench/browser-leg.sh"}
+	doc := report(res, s)
+	for _, want := range []string{
+		"and through Janus's SIP plugin", "Janus 1.1.2 (Debian package `janus`)", "runs on 192.0.2.2",
+		"| janus | 100 | 1/1 ✅ |", "| janus | 800 | not run: a lower step failed |",
+		"| 100 | 500.0 / 1000.0 | 0.50× | 10000 / 20000 | 0.50× | 245.8 / 983.0 | 0.25× | 95 / 95 |",
+		"| 200 | ", "– (neither passes)",
+		"callgate 100 calls, janus 100 calls",
+		"| concurrent browser-leg calls at the pass line, callgate on one core | ≥ 900 | 100 calls |",
+	} {
+		if !strings.Contains(doc, want) {
+			t.Errorf("report lacks %q", want)
+		}
+	}
+	for _, tbl := range []string{tableHeader + tableRows(as), repRows(res.Steps), peerTable(as)} {
+		lines := strings.Split(strings.TrimSpace(tbl), "\n")
+		cells := strings.Count(lines[0], "|")
+		for _, l := range lines[1:] {
+			if strings.HasPrefix(l, "|") && strings.Count(l, "|") != cells {
+				t.Errorf("row has %d separators, header %d: %s", strings.Count(l, "|"), cells, l)
+			}
+		}
+	}
+	if sum := summary(res); !strings.Contains(sum, "janus: highest concurrent browser-leg calls at the pass line: 100 calls") ||
+		!strings.Contains(sum, "callgate ÷ janus") {
+		t.Errorf("summary:\n%s", sum)
+	}
+}
+
+func TestJanusVarsOfTheRun(t *testing.T) {
+	v := janusVars(netip.MustParseAddr("192.0.2.2"))
+	if v.WS.String() != "127.0.0.1:8188" || v.RTPPorts != [2]int{10000, 29999} || v.ICEPorts != [2]int{30000, 49999} {
+		t.Fatalf("%+v", v)
+	}
+	if _, err := benchkit.RenderJanusConfigs(filepath.Join("..", "..", "janus"), t.TempDir(), t.TempDir(), v); err == nil ||
+		!errors.Is(err, benchkit.ErrNoJanus) {
+		t.Fatalf("rendering without Janus's libraries: %v", err)
+	}
+	if repDir(settings{out: "o"}, peerCallgate, 2) != filepath.Join("o", "rep2") || repDir(settings{out: "o"}, peerJanus, 2) != filepath.Join("o", "janus-rep2") {
+		t.Fatal("repDir")
 	}
 }

@@ -15,9 +15,11 @@ import (
 	"encoding/json"
 	"flag"
 	"fmt"
+	"net/netip"
 	"os"
 	"path/filepath"
-	"regexp"
+	"slices"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -26,6 +28,7 @@ import (
 )
 
 type settings struct {
+	peers      []string
 	steps      []int
 	reps       int
 	warm, hold time.Duration
@@ -39,15 +42,26 @@ type settings struct {
 	sipp       string
 	tcpdump    string
 	iceMux     string
-	sutCore    int
-	genCore    int
-	doc        string
-	command    string
+	// The Janus peer: binary, templates (bench/janus), its libraries' folder and the
+	// address its ICE (and the agents' ICE with it) runs on.
+	janus          string
+	janusTemplates string
+	janusLib       string
+	janusICE       netip.Addr
+	sutCore        int
+	genCore        int
+	doc            string
+	command        string
 }
 
 func main() {
 	var s settings
-	var steps string
+	var steps, peers, janusICE string
+	flag.StringVar(&peers, "peers", peerCallgate, "edges to measure in each repetition, comma separated: "+strings.Join(peerNames(), ", "))
+	flag.StringVar(&s.janus, "janus", "janus", "Janus binary (-peers …,janus)")
+	flag.StringVar(&s.janusTemplates, "janus-configs", "bench/janus", "folder of Janus's .jcfg templates")
+	flag.StringVar(&s.janusLib, "janus-lib", "", "folder holding Janus's plugins/ and transports/ (default: found under /usr/lib)")
+	flag.StringVar(&janusICE, "janus-ice", "", "address of Janus's ICE and the agents' with it (default: the first non-loopback IPv4 address; Janus cannot gather on loopback)")
 	flag.StringVar(&steps, "steps", "100,300,600,900,1200,1500", "concurrent browser-leg calls at each step, ascending")
 	flag.IntVar(&s.reps, "reps", 3, "repetitions (the median is reported)")
 	flag.DurationVar(&s.warm, "warm", 10*time.Second, "settling time at each step")
@@ -74,7 +88,28 @@ func main() {
 	if s.reps < 1 {
 		fatalf("-reps must be at least 1")
 	}
-	benchkit.AbsPaths(&s.out, &s.callgate, &s.webrtcload)
+	for _, p := range strings.Split(peers, ",") {
+		p = strings.TrimSpace(p)
+		if !slices.Contains(peerNames(), p) || slices.Contains(s.peers, p) {
+			fatalf("-peers: bad or repeated peer %q (%s)", p, strings.Join(peerNames(), ", "))
+		}
+		s.peers = append(s.peers, p)
+	}
+	if slices.Contains(s.peers, peerJanus) {
+		if s.janusLib == "" {
+			if s.janusLib, err = benchkit.JanusLibDir(); err != nil {
+				fatalf("-peers janus: %v", err)
+			}
+		}
+		if janusICE == "" {
+			if s.janusICE, err = benchkit.NonLoopbackIPv4(); err != nil {
+				fatalf("-peers janus: %v", err)
+			}
+		} else if s.janusICE, err = netip.ParseAddr(janusICE); err != nil {
+			fatalf("-janus-ice: %v", err)
+		}
+	}
+	benchkit.AbsPaths(&s.out, &s.callgate, &s.webrtcload, &s.janusTemplates)
 	if err := benchkit.UntilSignal(func(ctx context.Context) error { return run(ctx, s) }); err != nil {
 		fatalf("%v", err)
 	}
@@ -100,9 +135,14 @@ func run(ctx context.Context, s settings) error {
 	res := &results{Started: time.Now().UTC(), Settings: map[string]any{
 		"steps": s.steps, "reps": s.reps, "warm": s.warm.String(), "hold": s.hold.String(), "rate": s.rate,
 		"inflight": s.inflight, "ice_mux": s.iceMux, "quick": s.quick, "sched": benchkit.SchedDescription(),
+		"peers": s.peers,
 	}}
 	res.Machine = benchkit.DescribeMachine(s.callgate)
 	res.Machine.AddTool("sipp", s.sipp, "-v")
+	if slices.Contains(s.peers, peerJanus) {
+		res.Machine.AddTool("janus", s.janus, "--help")
+		res.Settings["janus_ice"] = s.janusICE.String()
+	}
 	save := func() {
 		res.Finished = time.Now().UTC()
 		b, _ := json.MarshalIndent(res, "", "  ")
@@ -114,12 +154,19 @@ func run(ctx context.Context, s settings) error {
 				fmt.Printf("(machine still busy: a core at %.0f%%)\n", 100*busy)
 			}
 		}
-		fmt.Printf("rep %d: agents through callgate …\n", rep)
-		steps, err := runRep(ctx, s, rep)
-		res.Steps = append(res.Steps, steps...)
-		save()
-		if err != nil {
-			return err
+		for i, peer := range s.peers {
+			if i > 0 && s.quietWait > 0 {
+				if busy := benchkit.WaitQuiet(ctx, 0.25, s.quietWait); busy >= 0.25 {
+					fmt.Printf("(machine still busy: a core at %.0f%%)\n", 100*busy)
+				}
+			}
+			fmt.Printf("rep %d: agents through %s …\n", rep, peer)
+			steps, err := runRep(ctx, s, peer, rep)
+			res.Steps = append(res.Steps, steps...)
+			save()
+			if err != nil {
+				return err
+			}
 		}
 	}
 	save()
@@ -146,35 +193,28 @@ func agentsFor(steps []int) int {
 	return n + n/10 + 20
 }
 
-// runRep starts callgate, carrier B's SIPp and a capture of its SIP, then webrtcload
+// repDir is the working directory of a repetition on an edge: repN for callgate (as
+// before peers), janus-repN for Janus.
+func repDir(s settings, peer string, rep int) string {
+	if peer == peerCallgate {
+		return filepath.Join(s.out, fmt.Sprintf("rep%d", rep))
+	}
+	return filepath.Join(s.out, fmt.Sprintf("%s-rep%d", peer, rep))
+}
+
+// runRep starts the edge, carrier B's SIPp and a capture of its SIP, then webrtcload
 // through the steps.
-func runRep(ctx context.Context, s settings, rep int) ([]stepResult, error) {
-	dir := filepath.Join(s.out, fmt.Sprintf("rep%d", rep))
+func runRep(ctx context.Context, s settings, peer string, rep int) ([]stepResult, error) {
+	dir := repDir(s, peer, rep)
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, err
 	}
-	db := filepath.Join(dir, "callgate.db")
-	for _, suf := range []string{"", "-wal", "-shm"} {
-		_ = os.Remove(db + suf)
-	}
-	nAgents := agentsFor(s.steps)
-	cfg := filepath.Join(dir, "callgate.yaml")
-	if err := os.WriteFile(cfg, []byte(callgateConfig(db, nAgents, s.iceMux)), 0o644); err != nil {
+	e, err := startEdge(s, peer, dir)
+	if err != nil {
 		return nil, err
 	}
-	tokens := filepath.Join(dir, "tokens.txt")
-	if err := os.WriteFile(tokens, []byte(tokensFile(nAgents)), 0o600); err != nil {
-		return nil, err
-	}
-
-	cg := benchkit.Pinned(s.sutCore, s.callgate, "serve", "--config", cfg)
-	cg.Env = append(os.Environ(), agentEnv(nAgents)...)
-	cgLog := filepath.Join(dir, "callgate.log")
-	if _, err := benchkit.StartWaitLine(cg, cgLog, regexp.MustCompile(`SIP on udp`), 60*time.Second); err != nil {
-		return nil, err
-	}
-	defer benchkit.Stop(cg, syscall.SIGTERM, 30*time.Second)
-	pid := cg.Process.Pid
+	defer e.proc.Stop()
+	pid := e.pid()
 
 	uas := benchkit.Pinned(s.genCore, s.sipp, "-sf", benchkit.SIPpScenario("uas_media.xml"), "-i", carrierIP, "-p", fmt.Sprint(carrierPort),
 		"-key", "echo_ip", carrierIP, "-key", "echo_port", fmt.Sprint(echoPort), "-nostdin", "-buff_size", "8388608",
@@ -220,11 +260,11 @@ func runRep(ctx context.Context, s settings, rep int) ([]stepResult, error) {
 		return nil, err
 	}
 	dialLog := filepath.Join(dir, "dials.csv")
-	gen := benchkit.Pinned(s.genCore, s.webrtcload, "-base", "http://"+publicHTTP+"/", "-tokens", tokens,
+	gen := benchkit.Pinned(s.genCore, s.webrtcload, append(e.genArgs,
 		"-steps", benchkit.JoinInts(s.steps), "-callee", fmt.Sprint(calleeBase), "-echo", fmt.Sprintf("%s:%d", carrierIP, echoPort),
 		"-rate", fmt.Sprint(s.rate), "-inflight", fmt.Sprint(s.inflight), "-warm", s.warm.String(), "-hold", s.hold.String(),
-		"-dial-log", dialLog)
-	sm := &stepMeter{pid: pid, sutCore: s.sutCore, genCore: s.genCore, idle: idle, rep: rep}
+		"-dial-log", dialLog)...)
+	sm := &stepMeter{peer: peer, pid: pid, metrics: e.metrics, sutCore: s.sutCore, genCore: s.genCore, idle: idle, rep: rep}
 	err = benchkit.FollowSteps(ctx, gen, filepath.Join(dir, "webrtcload.log"), func(l benchkit.StepLine) bool {
 		genPIDs := []int{uas.Process.Pid, capture.Process.Pid}
 		if gen.Process != nil {
@@ -243,21 +283,23 @@ func runRep(ctx context.Context, s settings, rep int) ([]stepResult, error) {
 	}
 	for _, n := range s.steps {
 		if !done[n] {
-			out = append(out, stepResult{Rep: rep, Calls: n, Skipped: true, Note: "not run: a lower step failed"})
+			out = append(out, stepResult{Peer: sm.peerField(), Rep: rep, Calls: n, Skipped: true, Note: "not run: a lower step failed"})
 		}
 	}
 	if err != nil {
 		return out, err
 	}
 	if !benchkit.Alive(pid) {
-		return out, fmt.Errorf("callgate died: see %s", cgLog)
+		return out, fmt.Errorf("%s died: see %s", peer, e.proc.Log)
 	}
 	return out, nil
 }
 
-// stepMeter samples callgate and the machine at webrtcload's step lines.
+// stepMeter samples the edge and the machine at webrtcload's step lines.
 type stepMeter struct {
-	pid              int
+	peer             string
+	pid              int // the edge's process: its CPU counts every thread
+	metrics          string
 	sutCore, genCore int
 	idle             benchkit.ProcSample
 	rep              int
@@ -282,14 +324,14 @@ type stepMeter struct {
 func (m *stepMeter) line(l benchkit.StepLine, genPIDs []int) bool {
 	switch l.Kind {
 	case "ramp-start":
-		m.cur = stepResult{Rep: m.rep, Calls: l.N, RSSIdle: m.idle.RSS}
+		m.cur = stepResult{Peer: m.peerField(), Rep: m.rep, Calls: l.N, RSSIdle: m.idle.RSS}
 		m.rampP0, _ = benchkit.SampleProc(m.pid)
 		m.rampN0, _ = benchkit.SampleNet()
 	case "ramp-end":
 		p1, err := benchkit.SampleProc(m.pid)
 		n1, _ := benchkit.SampleNet()
 		if err != nil {
-			m.cur.Note = "callgate is gone"
+			m.cur.Note = m.peer + " is gone"
 			m.finish()
 			return false
 		}
@@ -327,7 +369,7 @@ func (m *stepMeter) line(l benchkit.StepLine, genPIDs []int) bool {
 		close(m.stopPeak)
 		<-m.peakDone
 		if err != nil {
-			m.cur.Note = "callgate is gone"
+			m.cur.Note = m.peer + " is gone"
 			m.finish()
 			return false
 		}
@@ -346,7 +388,9 @@ func (m *stepMeter) line(l benchkit.StepLine, genPIDs []int) bool {
 		m.cur.OthersPct = max(0, 100*c1.BusyFraction(m.c0, m.sutCore)-m.cur.CPUPct)
 		m.cur.StealPct = 100 * c1.StealFraction(m.c0, m.sutCore)
 		m.cur.Load1 = benchkit.LoadAvg()
-		m.cur.Goroutines, _ = benchkit.Goroutines("http://" + publicHTTP + "/metrics")
+		if m.metrics != "" {
+			m.cur.Goroutines, _ = benchkit.Goroutines(m.metrics)
+		}
 	case "window-end":
 		if err := json.Unmarshal([]byte(l.Rest), &m.cur.Media); err != nil {
 			m.cur.Note = "unreadable webrtcload result"
@@ -360,6 +404,15 @@ func (m *stepMeter) line(l benchkit.StepLine, genPIDs []int) bool {
 		}
 	}
 	return true
+}
+
+// peerField is the Peer of the meter's results: empty for callgate, as in results
+// saved before peers.
+func (m *stepMeter) peerField() string {
+	if m.peer == peerCallgate {
+		return ""
+	}
+	return m.peer
 }
 
 func (m *stepMeter) finish() {

@@ -38,8 +38,9 @@ type postDialDelay struct {
 	Unmatched  int           `json:",omitempty"` // answered calls with no INVITE or 200 in the capture
 }
 
-// stepResult is one step of one repetition.
+// stepResult is one step of one repetition on one edge.
 type stepResult struct {
+	Peer       string `json:",omitempty"` // the edge; empty: callgate (as in results saved before peers)
 	Rep, Calls int
 	Skipped    bool `json:",omitempty"`
 	RampFailed bool `json:",omitempty"` // too many agents could not connect: no window measured
@@ -48,17 +49,18 @@ type stepResult struct {
 	Media windowResult
 	PDD   postDialDelay
 
-	RampCPUPct float64 // callgate's CPU during the ramp, % of one core
-	// CPUUSPerSetup is callgate's CPU during the ramp, less the previous window's rate
+	// The edge is callgate or the peer (Janus: its process, every thread).
+	RampCPUPct float64 // the edge's CPU during the ramp, % of one core
+	// CPUUSPerSetup is the edge's CPU during the ramp, less the previous window's rate
 	// for the calls already up, per agent set up (login, DTLS, call), µs.
 	CPUUSPerSetup float64
 	RampNetDrops  int64
 
-	CPUPct          float64 // callgate's CPU in the window, % of one core
+	CPUPct          float64 // the edge's CPU in the window, % of one core
 	cpu             time.Duration
-	USPerCallSecond float64 // callgate's CPU per call, µs per second of call
-	NSPerPacket     float64 // callgate's CPU per forwarded packet
-	Forwarded       int64   // packets callgate forwarded in the window (both directions)
+	USPerCallSecond float64 // the edge's CPU per call, µs per second of call
+	NSPerPacket     float64 // the edge's CPU per forwarded packet
+	Forwarded       int64   // packets the edge forwarded in the window (both directions)
 	RSS, RSSIdle    int64
 	RSSPerCall      float64 // bytes
 	Threads, FDs    int
@@ -66,11 +68,19 @@ type stepResult struct {
 	Net             benchkit.NetSample
 	GenCorePct      float64
 	GenCPUPct       float64 // webrtcload (agents and echo), SIPp and tcpdump, % of one core
-	OthersPct       float64 // busy % of callgate's core not used by callgate (steal included)
+	OthersPct       float64 // busy % of the edge's core not used by the edge (steal included)
 	StealPct        float64
 	Load1           float64
 	Pass            bool
 	Note            string `json:",omitempty"`
+}
+
+// peerName is the edge of a result.
+func (r stepResult) peerName() string {
+	if r.Peer == "" {
+		return peerCallgate
+	}
+	return r.Peer
 }
 
 // derive computes the per-call and per-packet figures once the window's media is in.
@@ -101,14 +111,14 @@ func (r *stepResult) judge() {
 }
 
 func rampLine(r stepResult) string {
-	return fmt.Sprintf("%d new agents (%d failed) in %.1f s: %.0f DTLS handshakes/s, DTLS p50/p99 %.1f/%.1f ms, dial→answer p50/p99 %.1f/%.1f ms, callgate CPU %.0f%% (%.0f µs per agent set up)",
+	return fmt.Sprintf("%d new agents (%d failed) in %.1f s: %.0f DTLS handshakes/s, DTLS p50/p99 %.1f/%.1f ms, dial→answer p50/p99 %.1f/%.1f ms, %s CPU %.0f%% (%.0f µs per agent set up)",
 		r.Ramp.Started, r.Ramp.Failed, r.Ramp.Seconds, r.Ramp.HandshakesPerSec, r.Ramp.DTLSms.P50, r.Ramp.DTLSms.P99,
-		r.Ramp.DialAnswerms.P50, r.Ramp.DialAnswerms.P99, r.RampCPUPct, r.CPUUSPerSetup)
+		r.Ramp.DialAnswerms.P50, r.Ramp.DialAnswerms.P99, r.peerName(), r.RampCPUPct, r.CPUUSPerSetup)
 }
 
 func oneLine(r stepResult) string {
-	return fmt.Sprintf("%d calls: CPU %.1f%% = %.0f µs/call·s = %.0f ns/packet (%d forwarded), loss %.3f%%/%.3f%%, drops %d, one-way p50/p99 %.0f/%.0f µs (back %.0f/%.0f), RSS %.0f MiB (%.1f KiB/call), threads %d, goroutines %d, fds %d, failed calls %d, pass=%v",
-		r.Calls, r.CPUPct, r.USPerCallSecond, r.NSPerPacket, r.Forwarded, r.Media.LossForward, r.Media.LossReturn, r.Net.Drops(),
+	return fmt.Sprintf("%s, %d calls: CPU %.1f%% = %.0f µs/call·s = %.0f ns/packet (%d forwarded), loss %.3f%%/%.3f%%, drops %d, one-way p50/p99 %.0f/%.0f µs (back %.0f/%.0f), RSS %.0f MiB (%.1f KiB/call), threads %d, goroutines %d, fds %d, failed calls %d, pass=%v",
+		r.peerName(), r.Calls, r.CPUPct, r.USPerCallSecond, r.NSPerPacket, r.Forwarded, r.Media.LossForward, r.Media.LossReturn, r.Net.Drops(),
 		r.Media.Forward.P50, r.Media.Forward.P99, r.Media.Return.P50, r.Media.Return.P99,
 		float64(r.RSS)/(1<<20), r.RSSPerCall/1024, r.Threads, r.Goroutines, r.FDs, r.Media.CallsFailed, r.Pass)
 }

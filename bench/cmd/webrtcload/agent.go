@@ -10,6 +10,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"strings"
 	"sync"
@@ -35,7 +36,10 @@ type fleet struct {
 	cert   webrtc.Certificate
 	wsURL  string
 	origin string
-	stream *streamer
+	// janusHost is the host of the agents' SIP identities (sip:agentN@host) with -peer
+	// janus: Janus's own.
+	janusHost string
+	stream    *streamer
 
 	mu       sync.Mutex
 	agents   []*agent // every agent started, by index
@@ -44,12 +48,24 @@ type fleet struct {
 }
 
 func newFleet(s settings, tokens []string) (*fleet, error) {
-	base := strings.TrimSuffix(s.base, "/")
-	if !strings.HasPrefix(base, "http://") && !strings.HasPrefix(base, "https://") {
-		return nil, fmt.Errorf("-base %q: want http://host:port/", s.base)
+	f := &fleet{s: s, tokens: tokens, stream: newStreamer(uint8(s.pt))}
+	switch s.peer {
+	case peerJanus:
+		if !strings.HasPrefix(s.janusURL, "ws://") && !strings.HasPrefix(s.janusURL, "wss://") {
+			return nil, fmt.Errorf("-janus-url %q: want ws://host:port", s.janusURL)
+		}
+		u, err := url.Parse(s.janusURL)
+		if err != nil {
+			return nil, fmt.Errorf("-janus-url: %w", err)
+		}
+		f.wsURL, f.janusHost = s.janusURL, u.Hostname()
+	default:
+		base := strings.TrimSuffix(s.base, "/")
+		if !strings.HasPrefix(base, "http://") && !strings.HasPrefix(base, "https://") {
+			return nil, fmt.Errorf("-base %q: want http://host:port/", s.base)
+		}
+		f.origin, f.wsURL = base, "ws"+strings.TrimPrefix(base, "http")+"/ws"
 	}
-	f := &fleet{s: s, tokens: tokens, origin: base, wsURL: "ws" + strings.TrimPrefix(base, "http") + "/ws",
-		stream: newStreamer(uint8(s.pt))}
 	local := net.ParseIP(s.local)
 	if local == nil || local.To4() == nil {
 		return nil, fmt.Errorf("-local %q: want an IPv4 address", s.local)
@@ -131,43 +147,42 @@ func (f *fleet) dropped() int { return int(f.nDropped.Load()) }
 // ramp starts new agents until target calls are up (or have failed trying) and
 // summarises the new agents' setups.
 func (f *fleet) ramp(ctx context.Context, target int) rampResult {
-	need := target - f.live()
+	need := max(target-f.live(), 0)
 	var rr rampResult
-	sem := make(chan struct{}, max(f.s.inflight, 1))
-	var wg sync.WaitGroup
 	var mine []*agent
 	start := time.Now()
-	interval := time.Duration(float64(time.Second) / max(f.s.rate, 0.1))
-	for k := range max(need, 0) {
-		if d := time.Until(start.Add(time.Duration(k) * interval)); d > 0 && benchkit.Sleep(ctx, d) != nil {
-			break
-		}
-		select {
-		case sem <- struct{}{}:
-		case <-ctx.Done():
-		}
-		if ctx.Err() != nil {
-			break
-		}
-		f.mu.Lock()
-		idx := len(f.agents)
-		a := &agent{f: f, idx: idx, step: target, msgs: make(chan message, 16), callee: fmt.Sprintf("+%d", f.s.callee+int64(idx))}
-		f.agents = append(f.agents, a)
-		f.mu.Unlock()
+	newAgent := func(int) func() {
+		a := f.newAgent(target)
 		mine = append(mine, a)
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			defer func() { <-sem }()
-			if idx >= len(f.tokens) {
+		return func() {
+			if f.s.peer == peerJanus {
+				a.run(ctx, a.loginJanus)
+				return
+			}
+			if a.idx >= len(f.tokens) {
 				a.failStage = "login"
 				a.err = errors.New("no token left")
 				return
 			}
-			a.run(ctx, f.tokens[idx])
-		}()
+			a.run(ctx, func(ctx context.Context) (string, error) { return a.setup(ctx, f.tokens[a.idx]) })
+		}
 	}
-	wg.Wait()
+	f.pace(ctx, need, newAgent)
+	// Through Janus, a step's agents all log in first, then dial: its SIP plugin
+	// handles every request on one thread and a guest registration holds it for
+	// 100 ms or more, so dials interleaved with logins would wait behind them.
+	// Handshakes happen in the dial pass: their rate is over it.
+	dialStart := start
+	if f.s.peer == peerJanus {
+		var in []*agent
+		for _, a := range mine {
+			if a.failStage == "" {
+				in = append(in, a)
+			}
+		}
+		dialStart = time.Now()
+		f.pace(ctx, len(in), func(k int) func() { return func() { in[k].run(ctx, in[k].dialJanus) } })
+	}
 	rr.Started = len(mine)
 	rr.Failures = map[string]int{}
 	var dtlsMS, iceMS, loginMS, connMS, answerMS []float64
@@ -200,7 +215,7 @@ func (f *fleet) ramp(ctx context.Context, target int) rampResult {
 	rr.Calls = f.live()
 	if handshakes > 0 {
 		rr.Seconds = last.Sub(start).Seconds()
-		rr.HandshakesPerSec = float64(handshakes) / rr.Seconds
+		rr.HandshakesPerSec = float64(handshakes) / last.Sub(dialStart).Seconds()
 	}
 	rr.DTLSms, rr.ICEms, rr.Loginms = benchkit.NewDist(dtlsMS), benchkit.NewDist(iceMS), benchkit.NewDist(loginMS)
 	rr.Connectms, rr.DialAnswerms = benchkit.NewDist(connMS), benchkit.NewDist(answerMS)
@@ -208,6 +223,46 @@ func (f *fleet) ramp(ctx context.Context, target int) rampResult {
 }
 
 func ms(d time.Duration) float64 { return float64(d) / 1e6 }
+
+// newAgent adds the next agent, for the step target.
+func (f *fleet) newAgent(target int) *agent {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	idx := len(f.agents)
+	a := &agent{f: f, idx: idx, step: target, msgs: make(chan message, 16), callee: fmt.Sprintf("+%d", f.s.callee+int64(idx))}
+	f.agents = append(f.agents, a)
+	return a
+}
+
+// pace calls job(k) for k from 0 to n-1 at -rate per second and runs the function it
+// returns on a goroutine of its own, at most -inflight at once; it waits for them all.
+// When ctx ends it starts no more.
+func (f *fleet) pace(ctx context.Context, n int, job func(k int) func()) {
+	sem := make(chan struct{}, max(f.s.inflight, 1))
+	var wg sync.WaitGroup
+	start := time.Now()
+	interval := time.Duration(float64(time.Second) / max(f.s.rate, 0.1))
+	for k := range n {
+		if d := time.Until(start.Add(time.Duration(k) * interval)); d > 0 && benchkit.Sleep(ctx, d) != nil {
+			break
+		}
+		select {
+		case sem <- struct{}{}:
+		case <-ctx.Done():
+		}
+		if ctx.Err() != nil {
+			break
+		}
+		run := job(k)
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			defer func() { <-sem }()
+			run()
+		}()
+	}
+	wg.Wait()
+}
 
 // writeDialLog writes the answered calls of step: callee, dial and answer times.
 func (f *fleet) writeDialLog(w io.Writer, step int) {
@@ -276,6 +331,7 @@ type agent struct {
 	wmu  sync.Mutex
 	pc   *webrtc.PeerConnection
 	msgs chan message // during setup
+	jl   *janusLeg    // -peer janus: the Janus signalling instead of ws
 
 	track              *webrtc.TrackLocalStaticRTP
 	seq                uint16
@@ -295,11 +351,12 @@ type agent struct {
 	dtlsUp, dtlsFailed chan struct{}
 }
 
-// run sets the agent up to an answered call; on failure it records the stage.
-func (a *agent) run(ctx context.Context, token string) {
+// run runs setup (all of the agent's setup to an answered call, or a part of it),
+// within -setup-timeout; on failure it records the stage.
+func (a *agent) run(ctx context.Context, setup func(context.Context) (string, error)) {
 	ctx, cancel := context.WithTimeout(ctx, a.f.s.setupTimeout)
 	defer cancel()
-	stage, err := a.setup(ctx, token)
+	stage, err := setup(ctx)
 	if err != nil {
 		if ctx.Err() != nil && !errors.Is(err, errEnded) {
 			err = fmt.Errorf("%s: %w", stage, err)
@@ -332,18 +389,8 @@ func (a *agent) setup(ctx context.Context, token string) (string, error) {
 	if err := a.connectMedia(ctx); err != nil {
 		return "offer", err
 	}
-	select {
-	case <-a.dtlsUp:
-	case <-a.dtlsFailed:
-		if a.iceAt.Load() == 0 {
-			return "ice", errors.New("ICE failed")
-		}
-		return "dtls", errors.New("DTLS failed")
-	case <-ctx.Done():
-		if a.iceAt.Load() == 0 {
-			return "ice", ctx.Err()
-		}
-		return "dtls", ctx.Err()
+	if stage, err := a.awaitDTLS(ctx); err != nil {
+		return stage, err
 	}
 
 	a.dialAt = time.Now()
@@ -373,22 +420,58 @@ func (a *agent) setup(ctx context.Context, token string) (string, error) {
 // CallID is the call a message names.
 func (m message) CallID() string { return m.Call }
 
-// connectMedia makes the PeerConnection and does the offer/answer.
+// awaitDTLS waits for the DTLS transport to connect; on failure it returns the stage
+// (ICE never connected, or DTLS did not).
+func (a *agent) awaitDTLS(ctx context.Context) (string, error) {
+	select {
+	case <-a.dtlsUp:
+		return "", nil
+	case <-a.dtlsFailed:
+		if a.iceAt.Load() == 0 {
+			return "ice", errors.New("ICE failed")
+		}
+		return "dtls", errors.New("DTLS failed")
+	case <-ctx.Done():
+		if a.iceAt.Load() == 0 {
+			return "ice", ctx.Err()
+		}
+		return "dtls", ctx.Err()
+	}
+}
+
+// connectMedia makes the PeerConnection and does the offer/answer over callgate's
+// websocket.
 func (a *agent) connectMedia(ctx context.Context) error {
+	offer, err := a.makeOffer(ctx)
+	if err != nil {
+		return err
+	}
+	if err := a.write(message{Type: "offer", SDP: offer}); err != nil {
+		return err
+	}
+	m, err := a.await(ctx, "answer")
+	if err != nil {
+		return err
+	}
+	return a.applyAnswer(m.SDP)
+}
+
+// makeOffer makes the PeerConnection and its offer, every candidate gathered.
+func (a *agent) makeOffer(ctx context.Context) (string, error) {
 	api := a.f.apis[a.idx%len(a.f.apis)]
 	pc, err := api.NewPeerConnection(webrtc.Configuration{Certificates: []webrtc.Certificate{a.f.cert}})
 	if err != nil {
-		return err
+		return "", err
 	}
 	a.pc = pc
 	a.track, err = webrtc.NewTrackLocalStaticRTP(webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypePCMU, ClockRate: 8000},
 		"audio", fmt.Sprintf("agent%d", a.idx))
 	if err != nil {
-		return err
+		return "", err
 	}
 	sender, err := pc.AddTrack(a.track)
 	if err != nil {
-		return err
+		return "", err
 	}
 	go func() { // callgate's RTCP: read it so pion processes it
 		buf := make([]byte, 1500)
@@ -418,28 +501,26 @@ func (a *agent) connectMedia(ctx context.Context) error {
 	pc.OnTrack(func(tr *webrtc.TrackRemote, _ *webrtc.RTPReceiver) { a.f.stream.receive(a, tr) })
 	offer, err := pc.CreateOffer(nil)
 	if err != nil {
-		return err
+		return "", err
 	}
 	gathered := webrtc.GatheringCompletePromise(pc)
 	if err := pc.SetLocalDescription(offer); err != nil {
-		return err
+		return "", err
 	}
 	select {
 	case <-gathered:
 	case <-ctx.Done():
-		return ctx.Err()
+		return "", ctx.Err()
 	}
-	if err := a.write(message{Type: "offer", SDP: pc.LocalDescription().SDP}); err != nil {
-		return err
-	}
-	m, err := a.await(ctx, "answer")
-	if err != nil {
-		return err
-	}
-	// The channels the caller waits on; set before the transport can connect (it
+	// The channels awaitDTLS waits on; set before the transport can connect (it
 	// cannot before the answer is applied).
 	a.dtlsUp, a.dtlsFailed = up, failed
-	if err := pc.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeAnswer, SDP: m.SDP}); err != nil {
+	return pc.LocalDescription().SDP, nil
+}
+
+// applyAnswer applies the far end's SDP answer.
+func (a *agent) applyAnswer(sdp string) error {
+	if err := a.pc.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeAnswer, SDP: sdp}); err != nil {
 		return err
 	}
 	a.answerAt = time.Now()
@@ -511,6 +592,9 @@ func (a *agent) write(m message) error {
 func (a *agent) close() {
 	a.closeOnce.Do(func() {
 		a.f.stream.deactivate(a)
+		if a.jl != nil {
+			a.jl.close(a.callID != "")
+		}
 		if a.ws != nil && a.callID != "" {
 			_ = a.write(message{Type: "hangup", Call: a.callID})
 		}

@@ -5,9 +5,19 @@
 //
 //	webrtcload -base http://127.0.0.1:18082/ -tokens tokens.txt -steps 100,300,600 -echo 127.0.0.3:40000
 //
+// With -peer janus the same agents go through Janus's SIP plugin instead (the peer of
+// callgate in bench/browser-leg.sh): each opens a Janus API websocket (-janus-url),
+// creates a session, attaches janus.plugin.sip, registers as a guest
+// (sip:agentN@-local, no REGISTER sent), calls sip:CALLEE@-carrier with its offer,
+// applies the answer of the "accepted" event (PCMU must be in it), keeps the session
+// alive (-janus-keepalive) and hangs up at the end.
+//
+//	webrtcload -peer janus -janus-url ws://127.0.0.1:8188 -carrier 127.0.0.23:5090 -steps 20,50 -echo 127.0.0.23:40000
+//
 // For each step it brings the number of agents up to the step's count (at -rate
 // logins/s, at most -inflight at once), each one: websocket, auth, offer/answer, ICE,
-// DTLS, dial, answered. Then every call sends a 172-byte PCMU packet every 20 ms
+// DTLS, dial, answered (through Janus: websocket, session and guest registration,
+// offer, call, answer, ICE, DTLS). Then every call sends a 172-byte PCMU packet every 20 ms
 // (SRTP, through callgate to the echo and back). A payload carries its send time t0,
 // the echo's arrival time t1, the call and the packet number (bench/internal/rtpecho);
 // back at the agent it arrives at t2: one-way latency agent → callgate → carrier is
@@ -38,27 +48,41 @@ import (
 	"callgate/bench/internal/rtpecho"
 )
 
+// The signalling the agents speak: callgate's agent protocol, or the Janus API.
+const (
+	peerCallgate = "callgate"
+	peerJanus    = "janus"
+)
+
 type settings struct {
-	base         string // callgate's public listener, http://host:port/
-	tokens       string
-	steps        []int
-	callee       int64
-	echo         string
-	echoSockets  int
-	local        string
-	muxSockets   int
-	rate         float64
-	inflight     int
-	setupTimeout time.Duration
-	warm, hold   time.Duration
-	failShare    float64
-	dialLog      string
-	pt           int
+	peer           string
+	janusURL       string        // -peer janus: the Janus API websocket
+	carrier        string        // -peer janus: carrier B's SIP host:port, called directly
+	janusKeepalive time.Duration // -peer janus: keepalive interval
+	base           string        // callgate's public listener, http://host:port/
+	tokens         string
+	steps          []int
+	callee         int64
+	echo           string
+	echoSockets    int
+	local          string
+	muxSockets     int
+	rate           float64
+	inflight       int
+	setupTimeout   time.Duration
+	warm, hold     time.Duration
+	failShare      float64
+	dialLog        string
+	pt             int
 }
 
 func main() {
 	var s settings
 	var steps string
+	flag.StringVar(&s.peer, "peer", peerCallgate, "signalling: callgate (its agent websocket) or janus (Janus API, SIP plugin)")
+	flag.StringVar(&s.janusURL, "janus-url", "ws://127.0.0.1:8188", "-peer janus: the Janus API websocket")
+	flag.StringVar(&s.carrier, "carrier", "127.0.0.23:5090", "-peer janus: carrier B's SIP host:port; agent i calls sip:+callee+i@carrier")
+	flag.DurationVar(&s.janusKeepalive, "janus-keepalive", 25*time.Second, "-peer janus: session keepalive interval (Janus times a session out after 60 s)")
 	flag.StringVar(&s.base, "base", "http://127.0.0.1:18082/", "callgate's public listener (agent websocket at /ws)")
 	flag.StringVar(&s.tokens, "tokens", "", "file with one agent token a line: agent i logs in with line i")
 	flag.StringVar(&steps, "steps", "100", "concurrent calls at each step, ascending, comma separated")
@@ -79,6 +103,12 @@ func main() {
 	var err error
 	if s.steps, err = benchkit.ParseSteps(steps); err != nil {
 		fatalf("-steps: %v", err)
+	}
+	if s.peer != peerCallgate && s.peer != peerJanus {
+		fatalf("-peer %q: want %s or %s", s.peer, peerCallgate, peerJanus)
+	}
+	if s.janusKeepalive <= 0 || s.janusKeepalive >= 60*time.Second {
+		fatalf("-janus-keepalive %s: want more than 0 and less than Janus's 60 s session timeout", s.janusKeepalive)
 	}
 	slog.SetDefault(slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn})))
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -125,12 +155,15 @@ type windowResult struct {
 }
 
 func run(ctx context.Context, s settings) error {
-	tokens, err := readTokens(s.tokens)
-	if err != nil {
-		return err
-	}
-	if need := s.steps[len(s.steps)-1]; len(tokens) < need {
-		return fmt.Errorf("-tokens has %d tokens, the last step needs %d", len(tokens), need)
+	var tokens []string
+	var err error
+	if s.peer == peerCallgate {
+		if tokens, err = readTokens(s.tokens); err != nil {
+			return err
+		}
+		if need := s.steps[len(s.steps)-1]; len(tokens) < need {
+			return fmt.Errorf("-tokens has %d tokens, the last step needs %d", len(tokens), need)
+		}
 	}
 	var echo *rtpecho.Server
 	if s.echo != "" {
