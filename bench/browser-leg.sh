@@ -74,6 +74,10 @@ esac
 build_callgate
 build_tools webrtcload browserleg
 prepare_machine
+# callgate's media.bind_address, listed on lo as a production bind address is on its
+# interface: then browser legs gather their one ICE host candidate there and nowhere
+# else (without it, ICE gathers every interface's addresses). Removed on exit.
+add_lo_address 127.0.0.21
 
 quick_flag=()
 [ "$QUICK" = 1 ] && quick_flag=(-quick)

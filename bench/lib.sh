@@ -5,6 +5,7 @@
 # all back, however the script ends.
 
 BENCH_SYSCTL_SAVED=()
+BENCH_LO_ADDED=()
 
 die() { echo "$(basename "$0"): $*" >&2; exit 1; }
 
@@ -40,12 +41,30 @@ restore_sysctls() {
 	BENCH_SYSCTL_SAVED=()
 }
 
+# add_lo_address IP: make lo list IP (it already routes all of 127.0.0.0/8, but ICE
+# gathers only the addresses an interface lists); removed on exit with the sysctls.
+add_lo_address() {
+	local ip=$1
+	ip -o addr show dev lo | grep -q " inet $ip/" && return 0
+	command -v ip >/dev/null 2>&1 || ensure_cmd ip iproute2
+	ip addr add "$ip/32" dev lo || die "cannot add $ip to lo"
+	BENCH_LO_ADDED+=("$ip")
+}
+
+remove_lo_addresses() {
+	local ip
+	for ip in "${BENCH_LO_ADDED[@]}"; do
+		ip addr del "$ip/32" dev lo 2>/dev/null || echo "warning: could not remove $ip from lo" >&2
+	done
+	BENCH_LO_ADDED=()
+}
+
 # prepare_machine: big socket buffers (SIPp's -rtp_echo and callgate's SIP socket take
 # the system default), a deep input backlog (loopback traffic queues there), the
 # ephemeral port range moved to 50000-65535 so RTP can use 10000-49999, and many file
 # descriptors. Everything is restored on exit.
 prepare_machine() {
-	trap 'restore_sysctls' EXIT
+	trap 'restore_sysctls; remove_lo_addresses' EXIT
 	trap 'exit 130' INT TERM
 	set_sysctl net.core.rmem_max 33554432
 	set_sysctl net.core.wmem_max 33554432

@@ -8,8 +8,10 @@ import (
 // The addresses of the scenario: callgate's SIP, RTP and agent page on 127.0.0.21,
 // carrier B's signalling (SIPp) on 127.0.0.23:5090 and its media (webrtcload's echo)
 // on 127.0.0.23:40000. Addresses of their own, so that nothing collides with the other
-// scenarios' leftovers on 127.0.0.1-3. The browsers' ICE runs on 127.0.0.1: the only
-// address of the loopback interface, which ICE gathers from.
+// scenarios' leftovers on 127.0.0.1-3. The browsers' ICE runs on 127.0.0.1, the
+// address lo lists; bench/browser-leg.sh adds 127.0.0.21 to lo for the run, so that
+// callgate's browser legs gather their one host candidate on their bind address, as
+// in a deployment that binds media to an interface's address.
 const (
 	edgeIP      = "127.0.0.21"
 	carrierIP   = "127.0.0.23"
