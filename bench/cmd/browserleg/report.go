@@ -367,7 +367,8 @@ func report(res *results, s settings) string {
 	fmt.Fprintf(&b, " pion/webrtc %s, pion/dtls %s, pion/srtp %s.", res.Machine.Module("github.com/pion/webrtc/v4"),
 		res.Machine.Module("github.com/pion/dtls/v3"), res.Machine.Module("github.com/pion/srtp/v3"))
 	fmt.Fprintf(&b, " Took %s.\n\n", res.Finished.Sub(res.Started).Round(time.Second))
-	ice := "its own UDP port per browser leg (media.ice_port_min/max)"
+	ice := "its own UDP port per browser leg (media.ice_port_min/max) and one host candidate, on its bind address " +
+		edgeIP + ", which the script lists on lo for the run"
 	if s.iceMux != "" {
 		ice = fmt.Sprintf("one UDP port for every browser leg (media.ice_mux %s)", s.iceMux)
 	}

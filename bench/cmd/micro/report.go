@@ -54,7 +54,7 @@ var tables = []table{
 	{
 		Title:   "Caller-number selection and A-V-B lookup (target: p99 ≤ 100 µs with 1,000,000 bindings)",
 		Command: "go test ./pool/ -run '^$' -bench RouteBindings1M -benchtime 20000x -benchmem; go test ./routing/ -run '^$' -bench 'BenchmarkRoute/(cold|warm)' -benchtime 20000x -benchmem",
-		Cols:    []metric{p50, p99, p999, allocs},
+		Cols:    []metric{usop, p50, p99, p999, allocs},
 		Rows: []row{
 			{"RouteBindings1M", "A-V-B lookup among 1,000,000 bindings (`RouteBindings`)"},
 			{"Route/warm", "caller-number selection, callee seen before (100,000 numbers, 1,000,000 counter rows, every cap on)"},
