@@ -117,6 +117,8 @@ func TestBridgeRelaysBothWays(t *testing.T) {
 		check(r.pb, 8, ssrcLegB)
 		check(r.pa, 0, ssrcLegA)
 
+		// A leg counts a packet after its send returns: the peer may read it first.
+		eventually(t, "packets counted out", func() bool { return r.a.Stats().PacketsOut >= n && r.b.Stats().PacketsOut >= n })
 		for _, st := range []LegStats{r.a.Stats(), r.b.Stats()} {
 			if st.PacketsIn != n || st.PacketsOut != n || st.BytesIn != n*172 || st.BytesOut != n*172 ||
 				st.PacketsDropped != 0 || st.LastReceived.IsZero() {

@@ -295,6 +295,7 @@ func TestRelayRelatches(t *testing.T) {
 	if got, latched := r.a.Remote(); got != p2.addr() || !latched {
 		t.Fatalf("Remote = %v, %v", got, latched)
 	}
+	eventually(t, "A's packets counted out", func() bool { return r.a.Stats().PacketsOut >= 2 })
 	if st := r.a.Stats(); st.Relatches != 1 || st.PacketsIn != 2 || st.PacketsOut != 2 {
 		t.Fatalf("%+v", st)
 	}
