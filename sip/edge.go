@@ -179,6 +179,7 @@ func New(set Settings, trunks []configs.Trunk, router Router, recorder Recorder,
 	}
 	e.steerRouters() // failover.go
 	e.registrar = newRegistrar(e.set.PublicHost, e.now)
+	e.regs = newRegistrations(e) // register.go: loops start with Start
 	if e.set.UserAgent == "" {
 		e.set.UserAgent = "callgate"
 	}
@@ -308,7 +309,6 @@ func (e *Edge) Start(ctx context.Context) error {
 		serving.Wait()
 		close(e.serveDone)
 	}()
-	e.regs = newRegistrations(e)
 	e.regs.start(ctx, e.trunks.Load())
 	e.probes.start(e, e.trunks.Load())
 	e.log.Info("sip listening", "udp", e.udp.addr, "tcp", e.tcp.addr)
@@ -378,6 +378,9 @@ func (e *Edge) SetTrunks(cfgs []configs.Trunk) error {
 	}
 	e.trunks.Store(ts)
 	e.probes.run(e, ts)
+	if e.regs != nil {
+		e.regs.apply(ts) // register.go: start, keep or stop each trunk's REGISTER loop
+	}
 	return nil
 }
 

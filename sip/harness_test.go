@@ -40,6 +40,7 @@ type rig struct {
 	store   *pool.SQLiteStore
 	records *pool.Journal // the edge's recorder over store
 	carrier *demo.Carrier
+	trunks  []configs.Trunk // as the edge was started with
 }
 
 type rigOption func(*rigConfig)
@@ -112,7 +113,7 @@ func newRig(t testing.TB, opts ...rigOption) *rig {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { edge.Close() })
-	return &rig{t: t, edge: edge, store: store, records: records, carrier: rc.carrier}
+	return &rig{t: t, edge: edge, store: store, records: records, carrier: rc.carrier, trunks: trunks}
 }
 
 // record waits for the call record of the only call and returns it.

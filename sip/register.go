@@ -3,9 +3,12 @@ package sip
 import (
 	"context"
 	"fmt"
+	"reflect"
 	"strconv"
 	"sync"
 	"time"
+
+	"callgate/configs"
 
 	"github.com/emiago/sipgo"
 	"github.com/emiago/sipgo/sip"
@@ -34,20 +37,34 @@ type Registration struct {
 	Since     time.Time // when State last changed
 }
 
-// registrations runs one REGISTER loop per trunk that asks for it.
+// registrations runs one REGISTER loop per trunk that asks for it, and follows the
+// trunk set as it is reloaded (apply).
 type registrations struct {
-	e      *Edge
-	mu     sync.Mutex
-	state  map[string]*Registration
-	cancel map[string]context.CancelFunc
+	e  *Edge
+	mu sync.Mutex
+	// base is Start's context (nil before Start): every loop runs under it.
+	base    context.Context
+	stopped bool // stopAll ran: no loop starts any more
+	state   map[string]*Registration
+	loops   map[string]*regLoop // the running loop of each registering trunk
+	// ending holds the done channel of each trunk's last stopped loop: a new loop
+	// for the trunk starts once that one has unregistered.
+	ending map[string]<-chan struct{}
 	wg     sync.WaitGroup
 	// retryMin and retryMax bound the back-off after a failed REGISTER.
 	retryMin, retryMax time.Duration
 }
 
+// regLoop is one trunk's running REGISTER loop.
+type regLoop struct {
+	cfg    configs.Trunk // the trunk config it registers with
+	cancel context.CancelFunc
+	done   chan struct{} // closed once it has unregistered and ended
+}
+
 func newRegistrations(e *Edge) *registrations {
-	return &registrations{e: e, state: map[string]*Registration{}, cancel: map[string]context.CancelFunc{},
-		retryMin: time.Second, retryMax: time.Minute}
+	return &registrations{e: e, state: map[string]*Registration{}, loops: map[string]*regLoop{},
+		ending: map[string]<-chan struct{}{}, retryMin: time.Second, retryMax: time.Minute}
 }
 
 // Registrations lists the registration state of every trunk that registers.
@@ -59,33 +76,82 @@ func (e *Edge) Registrations() []Registration {
 	defer e.regs.mu.Unlock()
 	out := make([]Registration, 0, len(e.regs.state))
 	for _, t := range e.trunks.Load().list {
-		if r, ok := e.regs.state[t.Name()]; ok {
+		if r, ok := e.regs.state[t.Name()]; ok && t.cfg.Register != nil {
 			out = append(out, *r)
 		}
 	}
 	return out
 }
 
+// start runs the loops of ts under ctx (Edge.Start).
 func (r *registrations) start(ctx context.Context, ts *trunkSet) {
+	r.mu.Lock()
+	r.base = ctx
+	r.mu.Unlock()
+	r.apply(ts)
+}
+
+// apply makes the running loops match ts (a reload): a trunk that registers with the
+// same config keeps its loop and its registration; a trunk no longer there, or no
+// longer registering, is unregistered; a new one, or one whose config changed, starts
+// registering (a changed one after its old registration is removed, so that the
+// un-REGISTER cannot remove the new binding). Before Start it does nothing.
+func (r *registrations) apply(ts *trunkSet) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.base == nil || r.stopped {
+		return
+	}
+	want := make(map[string]*Trunk)
 	for _, t := range ts.list {
-		if t.cfg.Register == nil {
+		if t.cfg.Register != nil {
+			want[t.Name()] = t
+		}
+	}
+	for name, l := range r.loops {
+		if t, ok := want[name]; ok && reflect.DeepEqual(l.cfg, t.cfg) {
+			delete(want, name) // unchanged: keeps registering as it is
 			continue
 		}
-		cctx, cancel := context.WithCancel(ctx)
-		r.mu.Lock()
-		r.cancel[t.Name()] = cancel
-		r.state[t.Name()] = &Registration{Trunk: t.Name(), State: RegRegistering, Since: r.e.now()}
-		r.mu.Unlock()
-		r.wg.Add(1)
-		go r.loop(cctx, t)
+		l.cancel() // the loop unregisters and ends
+		delete(r.loops, name)
+		r.ending[name] = l.done
 	}
+	for name, t := range want {
+		r.startLocked(t, r.ending[name])
+	}
+}
+
+// startLocked starts t's loop once after (if not nil) is closed. r.mu is held.
+func (r *registrations) startLocked(t *Trunk, after <-chan struct{}) {
+	ctx, cancel := context.WithCancel(r.base)
+	l := &regLoop{cfg: t.cfg, cancel: cancel, done: make(chan struct{})}
+	r.loops[t.Name()] = l
+	// Each loop has its own Registration: a stopped loop's last words go to its own.
+	st := &Registration{Trunk: t.Name(), State: RegRegistering, Since: r.e.now()}
+	r.state[t.Name()] = st
+	r.wg.Add(1)
+	go func() {
+		defer r.wg.Done()
+		defer close(l.done)
+		if after != nil {
+			select {
+			case <-after:
+			case <-ctx.Done():
+				r.set(st, func(s *Registration) { s.State = RegUnregistered })
+				return
+			}
+		}
+		r.loop(ctx, t, st)
+	}()
 }
 
 // stopAll ends every loop and unregisters (Expires: 0), bounded by ctx.
 func (r *registrations) stopAll(ctx context.Context) {
 	r.mu.Lock()
-	for _, c := range r.cancel {
-		c()
+	r.stopped = true
+	for _, l := range r.loops {
+		l.cancel()
 	}
 	r.mu.Unlock()
 	done := make(chan struct{})
@@ -96,20 +162,19 @@ func (r *registrations) stopAll(ctx context.Context) {
 	}
 }
 
-func (r *registrations) set(name string, f func(*Registration)) {
+// set changes reg, one loop's state, under the lock, logging a change of state.
+func (r *registrations) set(reg *Registration, f func(*Registration)) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	reg := r.state[name]
 	prev := reg.State
 	f(reg)
 	if reg.State != prev {
 		reg.Since = r.e.now()
-		r.e.log.Info("trunk registration", "trunk", name, "state", reg.State, "code", reg.Code, "err", reg.Error)
+		r.e.log.Info("trunk registration", "trunk", reg.Trunk, "state", reg.State, "code", reg.Code, "err", reg.Error)
 	}
 }
 
-func (r *registrations) loop(ctx context.Context, t *Trunk) {
-	defer r.wg.Done()
+func (r *registrations) loop(ctx context.Context, t *Trunk, st *Registration) {
 	reg := &registerer{e: r.e, t: t, callID: uuid.NewString(), tag: sip.GenerateTagN(16)}
 	backoff := r.retryMin
 	registered := false
@@ -120,7 +185,7 @@ func (r *registrations) loop(ctx context.Context, t *Trunk) {
 			if ctx.Err() != nil {
 				break
 			}
-			r.set(t.Name(), func(s *Registration) { s.State, s.Code, s.Error = RegFailed, code, err.Error() })
+			r.set(st, func(s *Registration) { s.State, s.Code, s.Error = RegFailed, code, err.Error() })
 			wait, backoff = backoff, min(backoff*2, r.retryMax)
 			registered = false
 		} else {
@@ -128,7 +193,7 @@ func (r *registrations) loop(ctx context.Context, t *Trunk) {
 			backoff = r.retryMin
 			wait = granted / 2
 			now := r.e.now()
-			r.set(t.Name(), func(s *Registration) {
+			r.set(st, func(s *Registration) {
 				s.State, s.Code, s.Error = RegRegistered, code, ""
 				s.Expires, s.RefreshAt = now.Add(granted), now.Add(wait)
 			})
@@ -147,7 +212,7 @@ func (r *registrations) loop(ctx context.Context, t *Trunk) {
 		_, _, _ = reg.register(uctx, 0)
 		cancel()
 	}
-	r.set(t.Name(), func(s *Registration) { s.State, s.Error = RegUnregistered, "" })
+	r.set(st, func(s *Registration) { s.State, s.Error = RegUnregistered, "" })
 }
 
 // registerer sends the REGISTERs of one trunk: one Call-ID, increasing CSeq.

@@ -67,3 +67,73 @@ func TestRegisterWrongPasswordIsVisible(t *testing.T) {
 		t.Fatalf("registration %+v, want code 401 with a reason", reg)
 	}
 }
+
+// TestReloadStartsKeepsAndStopsRegistrations: a reload that adds register: to a trunk
+// registers it; one that changes nothing keeps the registration as it is; one that
+// changes the trunk unregisters the old binding before registering the new one; one
+// that drops register: unregisters.
+func TestReloadStartsKeepsAndStopsRegistrations(t *testing.T) {
+	r := newRig(t, func(c *rigConfig) {
+		c.carrier.User, c.carrier.Password = "callgate", "s3cret"
+		c.trunkB.Auth = &configs.TrunkAuth{Username: "callgate", Password: "s3cret"}
+	})
+	if regs := r.edge.Registrations(); len(regs) != 0 {
+		t.Fatalf("registrations before any trunk registers: %+v", regs)
+	}
+	withRegister := func(expires time.Duration) []configs.Trunk {
+		ts := append([]configs.Trunk(nil), r.trunks...)
+		b := ts[1]
+		b.Register = &configs.Register{Expires: configs.Duration(expires)}
+		ts[1] = b
+		return ts
+	}
+	expiresOf := func() []string {
+		var out []string
+		for _, m := range r.carrier.Registers() {
+			if m.GetHeader("Authorization") != nil {
+				out = append(out, m.GetHeader("Expires").Value())
+			}
+		}
+		return out
+	}
+
+	if err := r.edge.SetTrunks(withRegister(time.Minute)); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "registered after the reload", func() bool {
+		regs := r.edge.Registrations()
+		return len(regs) == 1 && regs[0].State == cgsip.RegRegistered
+	})
+	if got := expiresOf(); len(got) != 1 || got[0] != "60" {
+		t.Fatalf("authorised REGISTERs %v, want [60]", got)
+	}
+
+	// The same config again: nothing is sent.
+	if err := r.edge.SetTrunks(withRegister(time.Minute)); err != nil {
+		t.Fatal(err)
+	}
+	// A changed trunk: the old binding goes, then the new one comes.
+	if err := r.edge.SetTrunks(withRegister(2 * time.Minute)); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "registered again with the new config", func() bool {
+		got := expiresOf()
+		regs := r.edge.Registrations()
+		return len(got) == 3 && len(regs) == 1 && regs[0].State == cgsip.RegRegistered
+	})
+	if got := expiresOf(); got[1] != "0" || got[2] != "120" {
+		t.Fatalf("authorised REGISTERs %v, want [60 0 120]: the unchanged reload sent nothing, the change unregistered first", got)
+	}
+
+	// register: removed: unregistered, and no longer listed.
+	if err := r.edge.SetTrunks(r.trunks); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "unregistered", func() bool {
+		got := expiresOf()
+		return len(got) == 4 && got[3] == "0"
+	})
+	if regs := r.edge.Registrations(); len(regs) != 0 {
+		t.Fatalf("registrations after register: was removed: %+v", regs)
+	}
+}
