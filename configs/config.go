@@ -76,6 +76,11 @@ type SIP struct {
 	// ShutdownGrace is how long a graceful shutdown lets calls drain before hanging
 	// them up; default 10s.
 	ShutdownGrace Duration `yaml:"shutdown_grace"`
+	// TransactionLinger is how long a finished SIP transaction stays to absorb
+	// retransmissions (RFC 3261 timers J, L and M). Default 0: 64×T1 = 32 s, as the RFCs
+	// say for UDP; 1s-32s keeps less memory per call set up (Kamailio's tm keeps 5 s).
+	// It applies to the whole process.
+	TransactionLinger Duration `yaml:"transaction_linger"`
 	// NoRoute is the SIP status answered when an inbound call matches no binding;
 	// default 404.
 	NoRouteStatus int `yaml:"no_route_status"`

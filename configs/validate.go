@@ -6,6 +6,7 @@ import (
 	"net/netip"
 	"strconv"
 	"strings"
+	"time"
 	"unicode"
 
 	"go.yaml.in/yaml/v4"
@@ -161,6 +162,9 @@ func (v *validation) sip(top place) {
 	}
 	if s.ShutdownGrace < 0 {
 		v.bad(top, at("sip", "shutdown_grace"), "must be positive, got %s", s.ShutdownGrace)
+	}
+	if l := s.TransactionLinger.Std(); l != 0 && (l < time.Second || l > 32*time.Second) {
+		v.bad(top, at("sip", "transaction_linger"), "must be 0 (RFC 3261: 32s) or from 1s to 32s, got %s", s.TransactionLinger)
 	}
 	if s.NoRouteStatus < 400 || s.NoRouteStatus > 699 {
 		v.bad(top, at("sip", "no_route_status"), "must be a SIP failure status from 400 to 699, got %d", s.NoRouteStatus)

@@ -133,6 +133,16 @@ func TestValidationProblems(t *testing.T) {
 			},
 		},
 		{
+			name: "transaction linger out of range",
+			yaml: "sip:\n  transaction_linger: 500ms\n",
+			want: []wantProblem{{"main.yaml:2", `sip: transaction_linger: must be 0 (RFC 3261: 32s) or from 1s to 32s, got 500ms`}},
+		},
+		{
+			name: "transaction linger too long",
+			yaml: "sip:\n  transaction_linger: 1m\n",
+			want: []wantProblem{{"main.yaml:2", `sip: transaction_linger: must be 0 (RFC 3261: 32s) or from 1s to 32s, got 1m0s`}},
+		},
+		{
 			name: "tenant seats and zone",
 			yaml: "tenants:\n  - name: a\n    seats: -1\n  - name: b\n    time_zone: Local\n  - seats: 3\n",
 			want: []wantProblem{

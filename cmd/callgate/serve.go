@@ -260,6 +260,11 @@ func (o qualityObserver) CallQuality(_ pool.Call, legs []sip.LegQuality) {
 
 // serve wires the parts together and runs them until ctx ends.
 func serve(ctx context.Context, cfg *configs.Config, log *slog.Logger, stdout io.Writer) error {
+	// Process-wide in sipgo, so set before any SIP user agent (the demo carrier's
+	// too) starts, and only when configured.
+	if l := cfg.SIP.TransactionLinger.Std(); l > 0 {
+		sip.SetTransactionLinger(l)
+	}
 	store, err := openStore(ctx, cfg, log) // store.go: SQLite or PostgreSQL
 	if err != nil {
 		return fmt.Errorf("open store: %w", err)
