@@ -38,6 +38,7 @@ type dialogRef struct {
 type hangupEvent struct {
 	by    string // caller, callee, system
 	cause string
+	quiet bool // send no BYE: the edge is closing and its listeners are gone
 }
 
 // call is one B2BUA call: the caller's leg (A, a server dialog), the callee's leg (B,
@@ -166,14 +167,14 @@ func (c *call) teardown(ev hangupEvent) {
 			}
 		}()
 	}
-	if ev.by != "caller" {
+	if ev.by != "caller" && !ev.quiet {
 		if a != nil {
 			bye("caller", a.Bye)
 		} else if aOut != nil {
 			bye("caller", aOut.Bye)
 		}
 	}
-	if ev.by != "callee" && b != nil {
+	if ev.by != "callee" && b != nil && !ev.quiet {
 		bye("callee", b.Bye)
 	}
 	wg.Wait()

@@ -298,3 +298,44 @@ func TestGracefulShutdownHangsUpCalls(t *testing.T) {
 	}
 	_ = cgsip.ErrDraining
 }
+
+// TestCloseEndsLiveCallsQuietly: Close (not Shutdown) sends no BYE, but a call in
+// progress has its media closed, its RTP ports back and its record ended.
+func TestCloseEndsLiveCallsQuietly(t *testing.T) {
+	r := newRig(t)
+	a := newCaller(t, "127.0.0.2")
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	d, err := a.invite(ctx, r.edge.Addr("udp"), numA, numV)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := d.WaitAnswer(ctx, sipgo.AnswerOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if err := d.Ack(ctx); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "call up", func() bool { return r.edge.ActiveCalls() == 1 && r.ports.InUse() == 2 })
+
+	if err := r.edge.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if n := r.edge.ActiveCalls(); n != 0 {
+		t.Fatalf("%d calls still live after Close", n)
+	}
+	if n := r.ports.InUse(); n != 0 {
+		t.Fatalf("%d RTP ports still held after Close", n)
+	}
+	rec := r.record()
+	if rec.Reason != "shutdown" || rec.HangupBy != "system" || rec.SIPCode != 200 {
+		t.Fatalf("record reason=%q by=%q code=%d", rec.Reason, rec.HangupBy, rec.SIPCode)
+	}
+	time.Sleep(200 * time.Millisecond) // a BYE would have reached the carrier by now
+	if calls := r.carrier.Calls(); len(calls) != 1 || calls[0].GotBye() {
+		t.Fatal("the carrier got a BYE from a closing edge")
+	}
+	if err := r.edge.Close(); err != nil {
+		t.Fatal(err)
+	}
+}

@@ -441,15 +441,20 @@ func (e *Edge) Shutdown(ctx context.Context) error {
 	return e.Close()
 }
 
-// Close stops serving at once; calls in progress lose their signaling. Safe twice.
+// Close stops serving at once. Calls still in progress lose their signaling (no BYE
+// is sent: Shutdown is the graceful way), but their media and sockets are closed and
+// their records written, ended by "shutdown". Safe twice.
 func (e *Edge) Close() error {
 	e.closeOnce.Do(func() {
+		e.gate.Lock() // as in Shutdown: no admit runs past this
 		e.draining.Store(true)
+		e.gate.Unlock()
 		e.probes.close()
 		if e.stop != nil {
 			e.stop()
 			<-e.serveDone
 		}
+		e.endCalls()
 		if e.ua != nil {
 			e.ua.Close()
 		}
@@ -458,6 +463,24 @@ func (e *Edge) Close() error {
 		}
 	})
 	return nil
+}
+
+// endCalls ends, without BYE, the calls still up when the edge closes, and waits
+// (a bounded time) for their teardown: media closed, records written.
+func (e *Edge) endCalls() {
+	e.calls.Range(func(_, v any) bool {
+		v.(*call).hangup(hangupEvent{by: "system", cause: "shutdown", quiet: true})
+		return true
+	})
+	done := make(chan struct{})
+	go func() { e.wg.Wait(); close(done) }()
+	t := time.NewTimer(5 * time.Second)
+	defer t.Stop()
+	select {
+	case <-done:
+	case <-t.C:
+		e.log.Warn("calls still ending at close")
+	}
 }
 
 func (e *Edge) hangupAll(cause string) {

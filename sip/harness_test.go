@@ -41,6 +41,7 @@ type rig struct {
 	records *pool.Journal // the edge's recorder over store
 	carrier *demo.Carrier
 	trunks  []configs.Trunk // as the edge was started with
+	ports   *media.Ports    // the edge's RTP ports
 }
 
 type rigOption func(*rigConfig)
@@ -113,7 +114,7 @@ func newRig(t testing.TB, opts ...rigOption) *rig {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { edge.Close() })
-	return &rig{t: t, edge: edge, store: store, records: records, carrier: rc.carrier, trunks: trunks}
+	return &rig{t: t, edge: edge, store: store, records: records, carrier: rc.carrier, trunks: trunks, ports: ports}
 }
 
 // record waits for the call record of the only call and returns it.
