@@ -128,7 +128,7 @@ func run(ctx context.Context, s settings) error {
 	}}
 	res.Machine = benchkit.DescribeMachine(s.callgate)
 	res.Machine.AddTool("sipp", s.sipp, "-v")
-	res.Machine.AddTool("tcpdump", "--version")
+	res.Machine.AddTool("tcpdump", "tcpdump", "--version")
 	for _, p := range s.peers {
 		if p == "kamailio" {
 			res.Machine.AddTool("kamailio", s.kamailio, "-v")

@@ -64,9 +64,10 @@ func DescribeMachine(binary string) Machine {
 	return m
 }
 
-// AddTool records the first line of a tool's version output.
-func (m *Machine) AddTool(name string, args ...string) {
-	if l := firstLine(name, args...); l != "" {
+// AddTool records, as name's version, the first line that running bin (a path, or a
+// command looked up in PATH) with args prints.
+func (m *Machine) AddTool(name, bin string, args ...string) {
+	if l := firstLine(bin, args...); l != "" {
 		m.Tools[name] = l
 	}
 }
