@@ -78,6 +78,10 @@ type call struct {
 	cancelSetup context.CancelCauseFunc
 
 	hangupCh chan hangupEvent
+
+	// reAcks holds, per re-INVITE we answered 2xx (reAckKey), the channel its ACK
+	// closes, which stops the 2xx retransmissions (indialog.go).
+	reAcks sync.Map
 	once     sync.Once
 }
 

@@ -2,6 +2,9 @@ package sip_test
 
 import (
 	"context"
+	"fmt"
+	"net"
+	"strings"
 	"testing"
 	"time"
 
@@ -337,5 +340,69 @@ func TestCloseEndsLiveCallsQuietly(t *testing.T) {
 	}
 	if err := r.edge.Close(); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestReInviteAnswerRetransmittedUntilACK: the 200 to a re-INVITE is the UAS core's
+// to retransmit (RFC 3261 13.3.1.4): a peer that has not ACKed hears it again after
+// T1 and 2·T1; once it ACKs, no more.
+func TestReInviteAnswerRetransmittedUntilACK(t *testing.T) {
+	r := newRig(t)
+	a := newCaller(t, "127.0.0.2")
+	d := a.call(r.edge.Addr("udp"), numV)
+	eventually(t, "carrier answered", func() bool { return len(r.carrier.Calls()) == 1 })
+
+	// A raw UA on the caller trunk's address sends a re-INVITE in the call's dialog
+	// and does not ACK the answer at first.
+	raw, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.ParseIP("127.0.0.2")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer raw.Close()
+	edgeAddr := net.UDPAddrFromAddrPort(r.edge.Addr("udp"))
+	inv, ok := d.InviteRequest, d.InviteResponse
+	target := ok.Contact().Address.String()
+	cseq := inv.CSeq().SeqNo + 1
+	msg := func(method, branch, body string) []byte {
+		ctype := ""
+		if body != "" {
+			ctype = "Content-Type: application/sdp\r\n"
+		}
+		return fmt.Appendf(nil, "%s %s SIP/2.0\r\nVia: SIP/2.0/UDP %s;branch=%s\r\nMax-Forwards: 70\r\n"+
+			"From: %s\r\nTo: %s\r\nCall-ID: %s\r\nCSeq: %d %s\r\nContact: <sip:a@%s>\r\n%sContent-Length: %d\r\n\r\n%s",
+			method, target, raw.LocalAddr(), branch, inv.From().Value(), ok.To().Value(), inv.CallID().Value(),
+			cseq, method, raw.LocalAddr(), ctype, len(body), body)
+	}
+	if _, err := raw.WriteToUDP(msg("INVITE", "z9hG4bK-reinvite-1", string(inv.Body())), edgeAddr); err != nil {
+		t.Fatal(err)
+	}
+	oks := func(until time.Time) int {
+		n := 0
+		buf := make([]byte, 4096)
+		for {
+			_ = raw.SetReadDeadline(until)
+			k, _, err := raw.ReadFromUDP(buf)
+			if err != nil {
+				return n
+			}
+			if m := string(buf[:k]); strings.HasPrefix(m, "SIP/2.0 200") && strings.Contains(m, fmt.Sprintf("%d INVITE", cseq)) {
+				n++
+			}
+		}
+	}
+	start := time.Now()
+	// Sent at 0, T1 and 3·T1 (1.5 s): three by 2.2 s.
+	if n := oks(start.Add(2200 * time.Millisecond)); n < 3 {
+		t.Fatalf("%d copies of the 200 in 2.2 s without an ACK, want 3 (sent, then after T1 and 2·T1)", n)
+	}
+	if _, err := raw.WriteToUDP(msg("ACK", "z9hG4bK-reinvite-ack-1", ""), edgeAddr); err != nil {
+		t.Fatal(err)
+	}
+	// The next copy was due at 3.5 s: none may come after the ACK.
+	if n := oks(start.Add(4200 * time.Millisecond)); n != 0 {
+		t.Fatalf("%d copies of the 200 after the ACK", n)
+	}
+	if a.byes.Load() != 0 || r.edge.ActiveCalls() != 1 {
+		t.Fatal("the re-INVITE ended the call")
 	}
 }

@@ -2,6 +2,7 @@ package sip
 
 import (
 	"errors"
+	"time"
 
 	"callgate/media"
 
@@ -11,7 +12,16 @@ import (
 // onAck confirms the caller's dialog. ACKs for re-INVITE answers need no action.
 func (e *Edge) onAck(req *sip.Request, tx sip.ServerTransaction) {
 	ref, ok := e.lookup(req.CallID().Value())
-	if !ok || ref.side != sideA || ref.call.a == nil {
+	if !ok {
+		return
+	}
+	if cseq := req.CSeq(); cseq != nil {
+		if acked, ok := ref.call.reAcks.LoadAndDelete(reAckKey{side: ref.side, cseq: cseq.SeqNo}); ok {
+			close(acked.(chan struct{})) // the ACK of a re-INVITE's 2xx: stop resending it
+			return
+		}
+	}
+	if ref.side != sideA || ref.call.a == nil {
 		return
 	}
 	_ = ref.call.a.ReadAck(req, tx)
@@ -133,7 +143,48 @@ func (e *Edge) onReInvite(req *sip.Request, tx sip.ServerTransaction) {
 	c.mu.Unlock()
 	res := sip.NewSDPResponseFromRequest(req, body)
 	res.AppendHeader(sip.HeaderClone(&e.dialogOn(req.Transport()).ContactHDR))
+	acked := make(chan struct{})
+	key := reAckKey{side: ref.side, cseq: req.CSeq().SeqNo}
+	c.reAcks.Store(key, acked) // before the 200 leaves: its ACK may come back at once
 	if err := tx.Respond(res); err != nil {
+		c.reAcks.Delete(key)
 		c.log.Debug("answer re-INVITE", "err", err)
+		return
+	}
+	go c.retransmit2xx(key, tx, res, acked)
+}
+
+// reAckKey names a re-INVITE of one side of a call by its CSeq.
+type reAckKey struct {
+	side side
+	cseq uint32
+}
+
+// retransmit2xx resends the 2xx answer of a re-INVITE until its ACK arrives: after
+// T1, then at doubling intervals up to T2, for at most 64×T1 (RFC 3261 13.3.1.4; the
+// UAS core's job, as RFC 6026 leaves the transaction out of it). Over UDP a lost 200
+// would otherwise leave the peer retransmitting its re-INVITE, which the transaction
+// absorbs, until it gives up on the call.
+func (c *call) retransmit2xx(key reAckKey, tx sip.ServerTransaction, res *sip.Response, acked <-chan struct{}) {
+	defer c.reAcks.Delete(key)
+	interval := sip.T1
+	timer := time.NewTimer(interval)
+	defer timer.Stop()
+	giveUp := time.NewTimer(64 * sip.T1)
+	defer giveUp.Stop()
+	for {
+		select {
+		case <-acked:
+			return
+		case <-giveUp.C:
+			c.log.Warn("re-INVITE answer never ACKed", "cseq", key.cseq)
+			return
+		case <-timer.C:
+			if err := tx.Respond(res); err != nil {
+				return // the transaction is gone (the call ended)
+			}
+			interval = min(2*interval, sip.T2)
+			timer.Reset(interval)
+		}
 	}
 }
