@@ -108,6 +108,12 @@ type Media struct {
 	// default 0: one per CPU callgate may use (GOMAXPROCS); negative: off, a
 	// goroutine per call direction instead.
 	RelayWorkers int `yaml:"relay_workers"`
+	// RelaySharedProcs, when true, lets the relay workers share the Go scheduler's
+	// processors (GOMAXPROCS) with everything else. By default each worker gets one
+	// of its own on top, so a worker woken by packets never waits for call setup, the
+	// GC or another goroutine to give a processor back: ~5% more CPU per packet, a
+	// shorter latency tail (docs/BENCHMARKS.md, media relay).
+	RelaySharedProcs bool `yaml:"relay_shared_procs"`
 
 	// ICEPortMin and ICEPortMax bound the UDP ports of the browsers' WebRTC legs; both
 	// 0 (the default) means any free port. When set, the range lies within 1024-65535

@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"net/netip"
 	"os"
+	"runtime"
 	"runtime/pprof"
 	"strings"
 	"time"
@@ -211,6 +212,24 @@ func loopbackOnly(cfg *configs.Config) bool {
 	return err == nil && a.IsLoopback()
 }
 
+// relayProcs gives each RTP relay worker a Go processor (P) of its own on top of
+// GOMAXPROCS, unless media.relay_shared_procs or the relay is off: a worker leaves
+// its P while it waits in epoll_wait and needs one back to relay what woke it; with
+// spare Ps it never waits for a goroutine to yield (the kernel schedules the threads,
+// and preempts in favour of the one just woken). It fixes the worker count first, as
+// relay_workers 0 means the GOMAXPROCS before the raise, and returns the GOMAXPROCS
+// to restore.
+func relayProcs(cfg *configs.Config, set *sip.Settings) (prev int, raised bool) {
+	if cfg.Media.RelayWorkers < 0 || cfg.Media.RelaySharedProcs {
+		return 0, false
+	}
+	procs := runtime.GOMAXPROCS(0)
+	if set.RelayWorkers == 0 {
+		set.RelayWorkers = procs
+	}
+	return runtime.GOMAXPROCS(procs + set.RelayWorkers), true
+}
+
 // iceHostIPs are the addresses browser legs gather ICE host candidates on: the
 // media bind address when it is one specific IP that an interface holds (a
 // candidate per interface address costs every leg a socket, a goroutine and its
@@ -329,6 +348,9 @@ func serve(ctx context.Context, cfg *configs.Config, log *slog.Logger, stdout io
 	set, err := sip.SettingsFrom(cfg)
 	if err != nil {
 		return err
+	}
+	if prev, ok := relayProcs(cfg, &set); ok {
+		defer runtime.GOMAXPROCS(prev)
 	}
 	var edge *sip.Edge
 	var agents *signaling.Server

@@ -7,10 +7,12 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"runtime"
 	"testing"
 	"time"
 
 	"callgate/configs"
+	"callgate/sip"
 	"callgate/sip/demo"
 )
 
@@ -109,5 +111,34 @@ func TestICEHostIPs(t *testing.T) {
 	broken := func() ([]net.Addr, error) { return nil, net.UnknownNetworkError("none") }
 	if got := iceHostIPs(&configs.Config{Media: configs.Media{BindAddress: "127.0.0.1"}}, broken); got != nil {
 		t.Errorf("interfaces unreadable: %v, want every address", got)
+	}
+}
+
+func TestRelayProcs(t *testing.T) {
+	start := runtime.GOMAXPROCS(0)
+	t.Cleanup(func() { runtime.GOMAXPROCS(start) })
+
+	cfg := &configs.Config{}
+	set := sip.Settings{}
+	prev, raised := relayProcs(cfg, &set)
+	if !raised || prev != start || set.RelayWorkers != start || runtime.GOMAXPROCS(0) != 2*start {
+		t.Fatalf("default: prev %d raised %v workers %d GOMAXPROCS %d; want %d workers with a P each on top of %d",
+			prev, raised, set.RelayWorkers, runtime.GOMAXPROCS(0), start, start)
+	}
+	runtime.GOMAXPROCS(prev)
+
+	cfg.Media.RelayWorkers = 3
+	set = sip.Settings{RelayWorkers: 3}
+	if _, raised := relayProcs(cfg, &set); !raised || runtime.GOMAXPROCS(0) != start+3 {
+		t.Fatalf("3 workers: GOMAXPROCS %d, want %d", runtime.GOMAXPROCS(0), start+3)
+	}
+	runtime.GOMAXPROCS(start)
+
+	for _, c := range []configs.Media{{RelayWorkers: -1}, {RelaySharedProcs: true}} {
+		cfg.Media = c
+		set = sip.Settings{RelayWorkers: c.RelayWorkers}
+		if _, raised := relayProcs(cfg, &set); raised || runtime.GOMAXPROCS(0) != start {
+			t.Fatalf("%+v: raised %v, GOMAXPROCS %d", c, raised, runtime.GOMAXPROCS(0))
+		}
 	}
 }
