@@ -225,7 +225,8 @@ func (l loader) loadTrunkFiles(cfg *Config, src *source, dir string, p *problems
 			cfg.Files = append(cfg.Files, m)
 			b, err := l.readFile(m)
 			if err != nil {
-				p.push(readError(m, 0, "cannot read trunk file", err))
+				// At the line that named it: the file itself has no line to point at.
+				p.push(readError(src.main, line, fmt.Sprintf("trunk_files[%d]: cannot read trunk file %s", i, m), err))
 				src.partial = true
 				continue
 			}

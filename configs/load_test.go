@@ -364,3 +364,26 @@ func TestDocumentMirrorsConfig(t *testing.T) {
 		t.Errorf("trunkFile keys %q, trunkDocument keys %q", a, b)
 	}
 }
+
+// A trunk file that cannot be read is reported at the line of the main file that
+// names it (the unreadable file has no line of its own).
+func TestUnreadableTrunkFileNamesTheLine(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.Mkdir(filepath.Join(dir, "trunks.d"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	main := filepath.Join(dir, "callgate.yaml")
+	if err := os.WriteFile(main, []byte("log:\n  level: info\ntrunk_files:\n  - trunks.d\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	_, err := Load(main)
+	var list ErrorList
+	if !errors.As(err, &list) || len(list) != 1 {
+		t.Fatalf("Load = %v, want one problem", err)
+	}
+	e := list[0]
+	if e.File != main || e.Line != 4 || !strings.Contains(e.Msg, "trunk_files[0]: cannot read trunk file "+filepath.Join(dir, "trunks.d")) ||
+		!strings.Contains(e.Msg, "is a directory") || !errors.Is(err, ErrRead) {
+		t.Fatalf("problem %#v", e)
+	}
+}
