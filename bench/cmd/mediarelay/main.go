@@ -11,7 +11,6 @@
 package main
 
 import (
-	"bufio"
 	"context"
 	"encoding/json"
 	"errors"
@@ -22,7 +21,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"regexp"
 	"strconv"
 	"strings"
 	"sync"
@@ -275,12 +273,10 @@ func run(ctx context.Context, s settings) error {
 	return nil
 }
 
-var lineRE = regexp.MustCompile(`^window-(start|close|end) (\d+)(?: (.*))?$`)
-
 // runBaseline runs rtpgen straight into its echo, no edge.
 func runBaseline(ctx context.Context, s settings, rep int) (map[int]genResult, error) {
 	out := map[int]genResult{}
-	cmd := benchkit.Pinned(s.genCore, s.rtpgen, "-mode", "direct", "-steps", joinInts(s.steps),
+	cmd := benchkit.Pinned(s.genCore, s.rtpgen, "-mode", "direct", "-steps", benchkit.JoinInts(s.steps),
 		"-warm", "3s", "-hold", s.baselineHold.String())
 	err := follow(ctx, cmd, filepath.Join(s.out, fmt.Sprintf("baseline-rep%d.log", rep)), func(kind string, n int, js string) bool {
 		if kind == "end" {
@@ -296,64 +292,19 @@ func runBaseline(ctx context.Context, s settings, rep int) (map[int]genResult, e
 }
 
 // follow runs rtpgen's cmd, copying its output to logPath, and calls fn for each
-// window line, and with kind "note" for each "# …" line (failed call setups); fn
-// returning false stops cmd.
+// window line (kind start, close or end), and with kind "note" for each "# …" line
+// (failed call setups); fn returning false stops cmd.
 func follow(ctx context.Context, cmd *exec.Cmd, logPath string, fn func(kind string, n int, js string) bool) error {
-	logf, err := os.Create(logPath)
-	if err != nil {
-		return err
-	}
-	defer logf.Close()
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		return err
-	}
-	cmd.Stderr = logf
-	if err := cmd.Start(); err != nil {
-		return err
-	}
-	stopped := false
-	sc := bufio.NewScanner(stdout)
-	sc.Buffer(make([]byte, 1<<16), 1<<20)
-	for sc.Scan() {
-		line := sc.Text()
-		fmt.Fprintln(logf, line)
-		if stopped {
-			continue
+	return benchkit.FollowSteps(ctx, cmd, logPath, func(l benchkit.StepLine) bool {
+		kind, ok := strings.CutPrefix(l.Kind, "window-")
+		if !ok && l.Kind != "note" {
+			return true // another generator line: not ours
 		}
-		kind, n, rest := "note", 0, ""
-		if m := lineRE.FindStringSubmatch(line); m != nil {
-			kind, rest = m[1], m[3]
-			n, _ = strconv.Atoi(m[2])
-		} else if note, ok := strings.CutPrefix(line, "# "); ok {
-			rest = note
-		} else {
-			continue
+		if !ok {
+			kind = l.Kind
 		}
-		if !fn(kind, n, rest) {
-			stopped = true
-			_ = cmd.Process.Signal(syscall.SIGTERM)
-		}
-		if ctx.Err() != nil {
-			_ = cmd.Process.Kill()
-		}
-	}
-	err = cmd.Wait()
-	if stopped || ctx.Err() != nil {
-		return ctx.Err()
-	}
-	if err != nil {
-		return fmt.Errorf("rtpgen: %w (see %s)", err, logPath)
-	}
-	return nil
-}
-
-func joinInts(xs []int) string {
-	parts := make([]string, len(xs))
-	for i, x := range xs {
-		parts[i] = strconv.Itoa(x)
-	}
-	return strings.Join(parts, ",")
+		return fn(kind, l.N, l.Rest)
+	})
 }
 
 // runRelay starts the edge and carrier B, then rtpgen through the edge at the steps.
@@ -403,7 +354,7 @@ func runRelay(ctx context.Context, s settings, peer string, rep int, base map[in
 	ramp0, rampCalls := idle, 0
 	setupNote := "" // rtpgen's last word on failed call setups
 	done := map[int]bool{}
-	gen := benchkit.Pinned(s.genCore, s.rtpgen, "-mode", "relay", "-steps", joinInts(steps),
+	gen := benchkit.Pinned(s.genCore, s.rtpgen, "-mode", "relay", "-steps", benchkit.JoinInts(steps),
 		"-edge", addrEdge.String(), "-local", addrA.String(), "-echo", addrEcho.String(),
 		"-cps", fmt.Sprint(s.cps), "-warm", s.warm.String(), "-hold", hold.String())
 	err = follow(ctx, gen, filepath.Join(dir, "rtpgen.log"), func(kind string, n int, js string) bool {

@@ -196,7 +196,7 @@ func TestFollowNotes(t *testing.T) {
 			got = append(got, fmt.Sprintf("%s %d %s", kind, n, rest))
 			return true
 		})
-	if err == nil || !strings.Contains(err.Error(), "rtpgen: exit status 1") {
+	if err == nil || !strings.Contains(err.Error(), "exit status 1 (see ") {
 		t.Errorf("err = %v", err)
 	}
 	want := []string{"start 250 ", "close 250 ", `end 250 {"Calls":250}`, "note 0 985 of 1000 call setups failed, first: 408 Request Timeout"}

@@ -14,7 +14,7 @@ import (
 )
 
 // StepLine is one line of a load generator's line protocol: "KIND N [REST]", e.g.
-// "window-end 300 {json}".
+// "window-end 300 {json}", or a note "# TEXT" (Kind "note", N 0, Rest TEXT).
 type StepLine struct {
 	Kind string
 	N    int
@@ -25,6 +25,9 @@ var stepLineRE = regexp.MustCompile(`^([a-z][a-z-]*) (\d+)(?: (.*))?$`)
 
 // ParseStepLine parses a StepLine; ok is false for any other line.
 func ParseStepLine(line string) (l StepLine, ok bool) {
+	if note, ok := strings.CutPrefix(line, "# "); ok {
+		return StepLine{Kind: "note", Rest: note}, true
+	}
 	m := stepLineRE.FindStringSubmatch(line)
 	if m == nil {
 		return l, false

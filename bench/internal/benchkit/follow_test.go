@@ -39,6 +39,7 @@ func TestParseStepLine(t *testing.T) {
 		{`window-end 300 {"Calls":300}`, StepLine{"window-end", 300, `{"Calls":300}`}, true},
 		{"ramp-start 100", StepLine{"ramp-start", 100, ""}, true},
 		{"step-failed 900 12 of 300 new agents could not connect", StepLine{"step-failed", 900, "12 of 300 new agents could not connect"}, true},
+		{"# 985 of 1000 call setups failed", StepLine{"note", 0, "985 of 1000 call setups failed"}, true},
 		{"done", StepLine{}, false},
 		{"ice ERROR: 2026/11/21 something", StepLine{}, false},
 	} {
